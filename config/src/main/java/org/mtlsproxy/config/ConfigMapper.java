@@ -1,0 +1,459 @@
+package org.mtlsproxy.config;
+
+import static java.util.Objects.requireNonNull;
+
+import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigObject;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.security.PrivateKey;
+import java.security.cert.CertificateExpiredException;
+import java.security.cert.CertificateNotYetValidException;
+import java.security.cert.X509Certificate;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Date;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.stream.Collectors;
+import javax.security.auth.x500.X500Principal;
+
+/**
+ * Turns the resolved {@code mtls-proxy} object into records, checking every value, every referenced file and every
+ * cross-reference (route to backend, route to listener, rule to trust bundle). All problems go to one
+ * {@link ConfigNode.Problems}; the caller throws if there are any.
+ */
+final class ConfigMapper {
+
+    private static final List<String> PROTOCOLS = List.of("TLSv1.3", "TLSv1.2");
+    private static final int MAX_HTTP_LIMIT = 1024 * 1024;
+    private static final int MAX_VERIFY_DEPTH = 64;
+    private static final int MAX_IDLE_PER_ENDPOINT = 10_000;
+
+    private final ConfigNode.Problems problems;
+    private final Instant now;
+    private final ConfigObject schema;
+    private ConfigNode defaults;
+
+    private final Map<String, String> listenerNames = new LinkedHashMap<>();
+    private final Map<String, Set<String>> trustBundlesByListener = new HashMap<>();
+    private final Map<HostPort, String> binds = new HashMap<>();
+    private final Map<String, String> routeNames = new HashMap<>();
+    private Set<String> backendNames = Set.of();
+
+    ConfigMapper(ConfigNode.Problems problems, ConfigObject schema, Instant now) {
+        this.problems = requireNonNull(problems, "problems");
+        this.schema = requireNonNull(schema, "schema");
+        this.now = requireNonNull(now, "now");
+    }
+
+    /** Returns the configuration, or {@code null} if a problem was reported. */
+    ProxyConfig map(ConfigObject root, String source) {
+        int before = problems.count();
+        ConfigNode node = ConfigNode.element(root, ConfigFactory.empty().root(), schema, "", null, problems);
+        defaults = node.child("defaults");
+        if (defaults == null) {
+            return null;
+        }
+        backendNames = backendNames(node);
+
+        List<ListenerConfig> listeners = new ArrayList<>();
+        List<ConfigNode> listenerNodes = node.elements("listeners", template("listener"), schemaOf("listener"));
+        for (ConfigNode l : listenerNodes) {
+            listeners.add(listener(l));
+        }
+        if (listenerNodes.isEmpty()) {
+            node.problem("listeners", "no listener defined (expected: at least one, e.g. listeners = [{ name = public, "
+                    + "bind = \"0.0.0.0:8443\", tls { … } }])");
+        }
+        List<RouteConfig> routes = new ArrayList<>();
+        List<ConfigNode> routeNodes = node.elements("routes", template("route"), schemaOf("route"));
+        for (ConfigNode r : routeNodes) {
+            routes.add(route(r));
+        }
+        if (routeNodes.isEmpty()) {
+            node.problem("routes", "no route defined (expected: at least one, e.g. routes = [{ name = api, "
+                    + "backend = api, allow = [{ spiffe-id = \"spiffe://example.org/**\" }] }])");
+        }
+        Map<String, BackendConfig> backends = new LinkedHashMap<>();
+        node.entries("backends", template("backend"), schemaOf("backend"))
+                .forEach((name, b) -> backends.put(name, backend(name, b)));
+        IdentityHeaderConfig identityHeader = identityHeader(node.child("identity-header"));
+        AdminConfig admin = admin(node.child("admin"));
+        return node.build(before, () -> new ProxyConfig(listeners, routes, backends, identityHeader, admin, source));
+    }
+
+    private ListenerConfig listener(ConfigNode node) {
+        int before = problems.count();
+        String name = uniqueName(node, listenerNames, "listener");
+        HostPort bind = node.hostPort("bind", 0);
+        if (bind != null && bind.port() != 0) {
+            String previous = binds.putIfAbsent(bind, node.path("bind"));
+            if (previous != null) {
+                node.problem("bind", bind + " is already bound by " + previous + " (expected: a unique address)");
+            }
+        }
+        ConfigNode tlsNode = node.child("tls");
+        ServerTlsConfig tls = tlsNode == null ? null : serverTls(tlsNode, name);
+        ConfigNode httpNode = node.child("http");
+        HttpConfig http = httpNode == null ? null : http(httpNode);
+        return node.build(before, () -> new ListenerConfig(name, bind, tls, http));
+    }
+
+    private ServerTlsConfig serverTls(ConfigNode node, String listenerName) {
+        int before = problems.count();
+        Path chain = node.file("certificate-chain", "a PEM file with the server certificate and its intermediates");
+        Path key = node.file("private-key", "a PEM file with the private key of the server certificate");
+        checkKeyPair(node, chain, key);
+
+        List<TrustBundleConfig> clientTrust = new ArrayList<>();
+        Map<String, String> bundleNames = new HashMap<>();
+        List<ConfigNode> bundles = node.elements("client-trust", template("client-trust"), schemaOf("client-trust"));
+        for (ConfigNode bundle : bundles) {
+            clientTrust.add(trustBundle(bundle, bundleNames));
+        }
+        if (bundles.isEmpty()) {
+            node.problem("client-trust", "no CA bundle for client certificates (expected: at least one, e.g. "
+                    + "client-trust = [{ name = clients, ca-bundle = \"clients-ca.pem\" }])");
+        }
+        if (listenerName != null) {
+            trustBundlesByListener.put(listenerName, bundleNames.keySet());
+        }
+        List<String> protocols = protocols(node);
+        List<String> ciphers = node.strings("ciphers", "a TLS 1.2 cipher suite name");
+        int verifyDepth = node.integer("verify-depth", 1, MAX_VERIFY_DEPTH);
+        Duration handshakeTimeout = node.duration("handshake-timeout");
+        return node.build(before, () -> new ServerTlsConfig(
+                chain, key, clientTrust, protocols, ciphers, verifyDepth, handshakeTimeout));
+    }
+
+    private TrustBundleConfig trustBundle(ConfigNode node, Map<String, String> bundleNames) {
+        int before = problems.count();
+        String name = uniqueName(node, bundleNames, "client-trust");
+        Path caBundle = node.file("ca-bundle", "a PEM file with the CA certificates that may sign client certificates");
+        readCaBundle(node, "ca-bundle", caBundle);
+        List<Path> crls = node.files("crls", "a CRL file (PEM or DER)");
+        for (int i = 0; i < crls.size(); i++) {
+            Path crl = crls.get(i);
+            if (crl == null) {
+                continue;
+            }
+            try {
+                PemFiles.readCrls(crl);
+            } catch (IOException e) {
+                problems.add(node.originOf("crls"), node.path("crls") + "[" + i + "]", e.getMessage());
+            }
+        }
+        return node.build(before, () -> new TrustBundleConfig(name, caBundle, crls));
+    }
+
+    private HttpConfig http(ConfigNode node) {
+        int before = problems.count();
+        int maxInitialLineLength = node.integer("max-initial-line-length", 64, MAX_HTTP_LIMIT);
+        int maxHeaderSize = node.integer("max-header-size", 256, MAX_HTTP_LIMIT);
+        Duration idleTimeout = node.duration("idle-timeout");
+        return node.build(before, () -> new HttpConfig(maxInitialLineLength, maxHeaderSize, idleTimeout));
+    }
+
+    private RouteConfig route(ConfigNode node) {
+        int before = problems.count();
+        String name = uniqueName(node, routeNames, "route");
+        List<String> listeners = node.strings("listeners", "a listener name");
+        for (int i = 0; i < listeners.size(); i++) {
+            if (!listenerNames.containsKey(listeners.get(i))) {
+                problems.add(node.originOf("listeners"), node.path("listeners") + "[" + i + "]",
+                        notDefined("listener", listeners.get(i), listenerNames.keySet()));
+            }
+        }
+        Optional<String> host = node.optionalString("host", "a host name or *.suffix").map(h -> routeHost(node, h));
+        String pathPrefix = node.string("path-prefix", "a path prefix starting with /");
+        if (pathPrefix != null && !pathPrefix.startsWith("/")) {
+            node.problem("path-prefix", "\"" + pathPrefix + "\" does not start with / (expected: e.g. /orders/)");
+        }
+        String backend = node.string("backend", "the name of a backend under backends");
+        if (backend != null && !backendNames.contains(backend)) {
+            node.problem("backend", "route `" + name + "` names backend `" + backend + "`, which is not defined"
+                    + suggestAndList(backend, backendNames));
+        }
+        Set<String> bundles = trustBundlesFor(listeners);
+        List<AllowRule> allow = new ArrayList<>();
+        List<ConfigNode> rules = node.elements("allow", template("allow-rule"), schemaOf("allow-rule"));
+        for (int i = 0; i < rules.size(); i++) {
+            allow.add(allowRule(rules.get(i), i, bundles));
+        }
+        return node.build(before, () -> new RouteConfig(name, listeners, host, pathPrefix, backend, allow));
+    }
+
+    private String routeHost(ConfigNode node, String written) {
+        String host = written.toLowerCase(Locale.ROOT);
+        String name = host.startsWith("*.") ? host.substring(2) : host;
+        if (!Syntax.isHostName(name)) {
+            node.problem("host", "\"" + written + "\" is not a host name (expected: a DNS name such as "
+                    + "api.example.org, or *.example.org for one label; leave host unset to match any host)");
+        }
+        return host;
+    }
+
+    private AllowRule allowRule(ConfigNode node, int index, Set<String> knownBundles) {
+        int before = problems.count();
+        String name = node.optionalString("name", "a label for logs and metrics").orElse("allow[" + index + "]");
+        Optional<String> spiffeId = field(node, "spiffe-id");
+        spiffeId.ifPresent(id -> Syntax.spiffeIdPatternError(id).ifPresent(reason -> node.problem("spiffe-id",
+                "\"" + id + "\" is not a SPIFFE ID: " + reason + " (expected: " + Syntax.SPIFFE_ID_EXPECTED + ")")));
+        Optional<String> uriSan = field(node, "uri-san");
+        Optional<String> dnsSan = field(node, "dns-san").map(s -> s.toLowerCase(Locale.ROOT));
+        Optional<String> subjectCn = field(node, "subject-cn");
+        Optional<String> subjectOu = field(node, "subject-ou");
+        Optional<String> subjectO = field(node, "subject-o");
+        Optional<String> fingerprint = field(node, "fingerprint-sha256").flatMap(f -> {
+            Optional<String> hex = Syntax.normalizeSha256Fingerprint(f);
+            if (hex.isEmpty()) {
+                node.problem("fingerprint-sha256", "\"" + f + "\" is not a SHA-256 fingerprint (expected: 64 hex "
+                        + "digits, colons allowed, e.g. `openssl x509 -noout -fingerprint -sha256`)");
+            }
+            return hex;
+        });
+        Optional<String> trustBundle = field(node, "trust-bundle");
+        trustBundle.filter(b -> !knownBundles.contains(b)).ifPresent(b -> node.problem("trust-bundle",
+                "`" + b + "` is not a client-trust name of any listener this route applies to"
+                        + suggestAndList(b, knownBundles)));
+        if (problems.count() == before && spiffeId.isEmpty() && uriSan.isEmpty() && dnsSan.isEmpty()
+                && subjectCn.isEmpty() && subjectOu.isEmpty() && subjectO.isEmpty() && fingerprint.isEmpty()
+                && trustBundle.isEmpty()) {
+            node.problem("empty allow rule (expected: at least one of spiffe-id, uri-san, dns-san, subject-cn, "
+                    + "subject-ou, subject-o, fingerprint-sha256, trust-bundle)");
+        }
+        return node.build(before, () -> new AllowRule(name, spiffeId, uriSan, dnsSan, subjectCn, subjectOu, subjectO,
+                fingerprint, trustBundle));
+    }
+
+    /** An optional allow-rule field; an empty string is refused rather than read as "matches nothing". */
+    private static Optional<String> field(ConfigNode node, String key) {
+        Optional<String> value = node.optionalString(key, "a string");
+        if (value.isPresent() && value.get().isBlank()) {
+            node.problem(key, "empty (expected: a value, or leave " + key + " out)");
+            return Optional.empty();
+        }
+        return value;
+    }
+
+    private BackendConfig backend(String name, ConfigNode node) {
+        int before = problems.count();
+        List<String> written = node.strings("endpoints", "host:port");
+        if (written.isEmpty() && problems.count() == before) {
+            node.problem("endpoints", "no endpoint (expected: at least one host:port, e.g. [\"orders.internal:8443\"])");
+        }
+        List<HostPort> endpoints = new ArrayList<>();
+        for (int i = 0; i < written.size(); i++) {
+            endpoints.add(node.hostPort(written.get(i), node.originOf("endpoints"),
+                    node.path("endpoints") + "[" + i + "]", 1));
+        }
+        ConfigNode tlsNode = node.child("tls");
+        BackendTlsConfig tls = tlsNode == null ? null : backendTls(tlsNode);
+        Duration connectTimeout = node.duration("connect-timeout");
+        Duration responseTimeout = node.duration("response-timeout");
+        Duration idleTimeout = node.duration("idle-timeout");
+        int maxIdle = node.integer("max-idle-per-endpoint", 0, MAX_IDLE_PER_ENDPOINT);
+        return node.build(before, () -> new BackendConfig(
+                name, endpoints, tls, connectTimeout, responseTimeout, idleTimeout, maxIdle));
+    }
+
+    private BackendTlsConfig backendTls(ConfigNode node) {
+        int before = problems.count();
+        Path caBundle = node.file("ca-bundle", "a PEM file with the CA certificates that may sign the backend's "
+                + "certificate");
+        readCaBundle(node, "ca-bundle", caBundle);
+        String serverName = Optional.ofNullable(node.string("server-name",
+                "the backend's DNS name or IP address, as in its certificate")).map(s -> s.toLowerCase(Locale.ROOT)).orElse(null);
+        if (serverName != null && !Syntax.isHostName(serverName) && !Syntax.isIpv6Literal(serverName)) {
+            node.problem("server-name", "\"" + serverName + "\" is not a DNS name or IP address (expected: the name "
+                    + "in the backend certificate's SAN, e.g. orders.internal)");
+        }
+        boolean hasChain = node.isSet("certificate-chain");
+        boolean hasKey = node.isSet("private-key");
+        if (hasChain != hasKey) {
+            String missing = hasChain ? "private-key" : "certificate-chain";
+            node.problem(missing, "missing: certificate-chain and private-key go together (expected: both or neither)");
+        }
+        Optional<Path> chain = node.optionalFile("certificate-chain", "a PEM file with the proxy's client certificate");
+        Optional<Path> key = node.optionalFile("private-key", "a PEM file with the key of the proxy's client "
+                + "certificate");
+        if (hasChain && hasKey) {
+            checkKeyPair(node, chain.orElse(null), key.orElse(null));
+        }
+        List<String> protocols = protocols(node);
+        return node.build(before, () -> new BackendTlsConfig(caBundle, serverName, chain, key, protocols));
+    }
+
+    private IdentityHeaderConfig identityHeader(ConfigNode node) {
+        if (node == null) {
+            return null;
+        }
+        int before = problems.count();
+        String name = headerName(node, "name", node.string("name", "an HTTP header name"));
+        List<String> written = node.strings("strip", "an HTTP header name");
+        List<String> strip = new ArrayList<>();
+        for (int i = 0; i < written.size(); i++) {
+            strip.add(headerName(node, "strip", written.get(i)));
+        }
+        return node.build(before, () -> new IdentityHeaderConfig(name, strip));
+    }
+
+    private static String headerName(ConfigNode node, String key, String written) {
+        if (written == null) {
+            return null;
+        }
+        if (!Syntax.isHeaderToken(written)) {
+            node.problem(key, "\"" + written + "\" is not a valid header name (expected: an HTTP token such as "
+                    + "x-forwarded-client-cert)");
+            return null;
+        }
+        return written.toLowerCase(Locale.ROOT);
+    }
+
+    private AdminConfig admin(ConfigNode node) {
+        if (node == null) {
+            return null;
+        }
+        int before = problems.count();
+        boolean enabled = node.bool("enabled");
+        HostPort bind = node.hostPort("bind", 0);
+        if (enabled && bind != null && binds.containsKey(bind)) {
+            node.problem("bind", bind + " is already bound by " + binds.get(bind) + " (expected: a unique address)");
+        }
+        return node.build(before, () -> new AdminConfig(enabled, bind));
+    }
+
+    private List<String> protocols(ConfigNode node) {
+        List<String> protocols = node.strings("protocols", "a TLS protocol version");
+        if (protocols.isEmpty() && node.isSet("protocols")) {
+            node.problem("protocols", "empty (expected: one or more of " + String.join(", ", PROTOCOLS) + ")");
+        }
+        for (int i = 0; i < protocols.size(); i++) {
+            if (!PROTOCOLS.contains(protocols.get(i))) {
+                problems.add(node.originOf("protocols"), node.path("protocols") + "[" + i + "]", "\""
+                        + protocols.get(i) + "\" is not supported (expected: " + String.join(", ", PROTOCOLS) + ")");
+            }
+        }
+        return protocols;
+    }
+
+    /** Reads and records the required {@code name} of a listener, route or trust bundle, which must be unique. */
+    private static String uniqueName(ConfigNode node, Map<String, String> seen, String kind) {
+        String name = node.string("name", "a unique " + kind + " name");
+        if (name == null) {
+            return null;
+        }
+        if (name.isBlank()) {
+            node.problem("name", "empty (expected: a unique " + kind + " name)");
+            return null;
+        }
+        String previous = seen.putIfAbsent(name, node.path());
+        if (previous != null) {
+            node.problem("name", kind + " name `" + name + "` is already used by " + previous
+                    + " (expected: a unique name)");
+        }
+        return name;
+    }
+
+    /** Parses the certificate chain and key, then checks that they belong together and the certificate is valid. */
+    private void checkKeyPair(ConfigNode node, Path chainFile, Path keyFile) {
+        X509Certificate leaf = null;
+        if (chainFile != null) {
+            try {
+                leaf = PemFiles.readCertificates(chainFile).get(0);
+                checkValidity(node, leaf);
+            } catch (IOException e) {
+                node.problem("certificate-chain", e.getMessage());
+            }
+        }
+        PrivateKey key = null;
+        if (keyFile != null) {
+            try {
+                key = PemFiles.readPrivateKey(keyFile);
+            } catch (IOException e) {
+                node.problem("private-key", e.getMessage());
+            }
+        }
+        if (leaf == null || key == null) {
+            return;
+        }
+        try {
+            if (!PemFiles.keyMatches(key, leaf)) {
+                node.problem("private-key", "private-key does not match the first certificate in certificate-chain "
+                        + "(subject " + subject(leaf) + ")");
+            }
+        } catch (IllegalArgumentException e) {
+            node.problem("private-key", e.getMessage());
+        }
+    }
+
+    private void checkValidity(ConfigNode node, X509Certificate certificate) {
+        try {
+            certificate.checkValidity(Date.from(now));
+        } catch (CertificateExpiredException e) {
+            node.problem("certificate-chain", "the certificate (subject " + subject(certificate) + ") expired at "
+                    + certificate.getNotAfter().toInstant() + " (expected: a currently valid certificate)");
+        } catch (CertificateNotYetValidException e) {
+            node.problem("certificate-chain", "the certificate (subject " + subject(certificate) + ") is not valid "
+                    + "before " + certificate.getNotBefore().toInstant() + " (expected: a currently valid certificate)");
+        }
+    }
+
+    /** CA certificates are only parsed: an expired CA shows up as failed handshakes, and may be deliberate. */
+    private static void readCaBundle(ConfigNode node, String key, Path file) {
+        if (file == null) {
+            return;
+        }
+        try {
+            PemFiles.readCertificates(file);
+        } catch (IOException e) {
+            node.problem(key, e.getMessage());
+        }
+    }
+
+    private static String subject(X509Certificate certificate) {
+        return certificate.getSubjectX500Principal().getName(X500Principal.RFC2253);
+    }
+
+    private Set<String> trustBundlesFor(List<String> routeListeners) {
+        Collection<String> names = routeListeners.isEmpty() ? listenerNames.keySet() : routeListeners;
+        Set<String> bundles = new LinkedHashSet<>();
+        for (String listener : names) {
+            bundles.addAll(trustBundlesByListener.getOrDefault(listener, Set.of()));
+        }
+        return bundles;
+    }
+
+    private static Set<String> backendNames(ConfigNode root) {
+        return root.object().get("backends") instanceof ConfigObject backends ? backends.keySet() : Set.of();
+    }
+
+    private static String notDefined(String kind, String name, Collection<String> defined) {
+        return kind + " `" + name + "` is not defined" + suggestAndList(name, defined);
+    }
+
+    /** {@code ; did you mean `x`? (defined: a, b)}, the first part only when a defined name is close. */
+    private static String suggestAndList(String name, Collection<String> defined) {
+        String list = defined.isEmpty() ? "none" : defined.stream().sorted().collect(Collectors.joining(", "));
+        return Syntax.closest(name, defined).map(s -> "; did you mean `" + s + "`?").orElse("")
+                + " (defined: " + list + ")";
+    }
+
+    /** The effective defaults for one kind of element: reference.conf's, overridden by the user's {@code defaults}. */
+    private ConfigObject template(String kind) {
+        return defaults.object().get(kind) instanceof ConfigObject object ? object : schemaOf(kind);
+    }
+
+    private ConfigObject schemaOf(String kind) {
+        return (ConfigObject) ((ConfigObject) schema.get("defaults")).get(kind);
+    }
+}

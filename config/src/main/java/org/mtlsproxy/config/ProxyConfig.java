@@ -1,0 +1,39 @@
+package org.mtlsproxy.config;
+
+import static java.util.Objects.requireNonNull;
+
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * The whole, validated configuration of one proxy process. Immutable; built only by {@link ConfigLoader}.
+ *
+ * @param listeners      where clients connect, each terminating mTLS
+ * @param routes         how a request is matched to a backend and who may use it
+ * @param backends       upstream services by name
+ * @param identityHeader how the verified client identity is passed to backends
+ * @param admin          the admin (metrics/health) listener
+ * @param source         a human description of where this config came from (file path or "embedded")
+ */
+public record ProxyConfig(
+        List<ListenerConfig> listeners,
+        List<RouteConfig> routes,
+        Map<String, BackendConfig> backends,
+        IdentityHeaderConfig identityHeader,
+        AdminConfig admin,
+        String source) {
+
+    public ProxyConfig {
+        listeners = List.copyOf(requireNonNull(listeners, "listeners"));
+        routes = List.copyOf(requireNonNull(routes, "routes"));
+        backends = Map.copyOf(requireNonNull(backends, "backends"));
+        requireNonNull(identityHeader, "identityHeader");
+        requireNonNull(admin, "admin");
+        requireNonNull(source, "source");
+    }
+
+    public Optional<ListenerConfig> listener(String name) {
+        return listeners.stream().filter(l -> l.name().equals(name)).findFirst();
+    }
+}

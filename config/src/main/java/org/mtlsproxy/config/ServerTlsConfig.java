@@ -1,0 +1,43 @@
+package org.mtlsproxy.config;
+
+import static java.util.Objects.requireNonNull;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+
+/**
+ * TLS on a listener. Client authentication is always required.
+ *
+ * @param certificateChain PEM file: the server certificate followed by its intermediates
+ * @param privateKey       PEM file: PKCS#8, PKCS#1 or SEC1 private key matching the certificate
+ * @param clientTrust      the named CA bundles that may verify a client certificate (at least one)
+ * @param protocols        enabled protocol versions, e.g. TLSv1.3, TLSv1.2
+ * @param ciphers          TLS 1.2 cipher suites (IANA or OpenSSL names); empty means the provider's secure defaults
+ * @param verifyDepth      maximum number of CA certificates above the client leaf, trust anchor included
+ * @param handshakeTimeout a client that has not completed the handshake by then is disconnected
+ */
+public record ServerTlsConfig(
+        Path certificateChain,
+        Path privateKey,
+        List<TrustBundleConfig> clientTrust,
+        List<String> protocols,
+        List<String> ciphers,
+        int verifyDepth,
+        Duration handshakeTimeout) {
+
+    public ServerTlsConfig {
+        requireNonNull(certificateChain, "certificateChain");
+        requireNonNull(privateKey, "privateKey");
+        clientTrust = List.copyOf(requireNonNull(clientTrust, "clientTrust"));
+        protocols = List.copyOf(requireNonNull(protocols, "protocols"));
+        ciphers = List.copyOf(requireNonNull(ciphers, "ciphers"));
+        requireNonNull(handshakeTimeout, "handshakeTimeout");
+        if (clientTrust.isEmpty()) {
+            throw new IllegalArgumentException("clientTrust must name at least one CA bundle");
+        }
+        if (verifyDepth < 1) {
+            throw new IllegalArgumentException("verifyDepth must be >= 1");
+        }
+    }
+}

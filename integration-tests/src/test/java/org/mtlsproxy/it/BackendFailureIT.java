@@ -1,0 +1,101 @@
+package org.mtlsproxy.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.net.ServerSocket;
+import org.junit.jupiter.api.Test;
+import org.mtlsproxy.testing.RecordingBackend;
+import org.mtlsproxy.testing.TestHttpClient;
+import org.mtlsproxy.testing.TestPki;
+
+/** A backend that cannot be verified, reached or that answers too slowly yields 502/504, counted with a reason. */
+class BackendFailureIT {
+
+    private static final TestPki PKI = TestPki.get();
+    private static final String ALLOW_GOOD = "{ spiffe-id = \"spiffe://test.local/ns/prod/sa/orders\" }";
+
+    @Test
+    void backendWithUntrustedCertificateGets502AndReceivesNoRequest() throws Exception {
+        try (RecordingBackend impostor = RecordingBackend.start(PKI.untrustedBackendServer());
+                ProxyFixture proxy = ProxyFixture.builder().backend("b", impostor.port())
+                        .route("all", null, "/", "b", ALLOW_GOOD).start();
+                TestHttpClient client = proxy.client(PKI.goodClient())) {
+            assertThat(client.get("/x").status()).isEqualTo(502);
+            // The client connection survives a backend failure.
+            assertThat(client.get("/y").status()).isEqualTo(502);
+            assertThat(impostor.received()).isEmpty();
+            assertThat(proxy.counter("mtls_proxy.backend.connections", "backend", "b", "result", "failure",
+                    "reason", "backend_tls_failed")).isEqualTo(2);
+        }
+    }
+
+    @Test
+    void backendWhoseCertificateDoesNotNameServerNameGets502() throws Exception {
+        try (RecordingBackend backend = RecordingBackend.start(PKI.backendServer());
+                ProxyFixture proxy = ProxyFixture.builder().backend("b", backend.port())
+                        .set("mtls-proxy.backends.b.tls.server-name = \"other.test\"")
+                        .route("all", null, "/", "b", ALLOW_GOOD).start();
+                TestHttpClient client = proxy.client(PKI.goodClient())) {
+            assertThat(client.get("/x").status()).isEqualTo(502);
+            assertThat(backend.received()).isEmpty();
+        }
+    }
+
+    @Test
+    void backendDownGets502() throws Exception {
+        int closedPort;
+        try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            closedPort = s.getLocalPort();
+        }
+        try (ProxyFixture proxy = ProxyFixture.builder().backend("b", closedPort)
+                        .route("all", null, "/", "b", ALLOW_GOOD).start();
+                TestHttpClient client = proxy.client(PKI.goodClient())) {
+            assertThat(client.get("/x").status()).isEqualTo(502);
+            assertThat(proxy.counter("mtls_proxy.backend.connections", "backend", "b", "result", "failure",
+                    "reason", "backend_connect_failed")).isEqualTo(1);
+            assertThat(proxy.counter("mtls_proxy.request.rejections", "listener", ProxyFixture.LISTENER,
+                    "route", "all", "reason", "backend_connect_failed")).isEqualTo(1);
+        }
+    }
+
+    @Test
+    void slowBackendGets504AfterResponseTimeout() throws Exception {
+        try (RecordingBackend backend = RecordingBackend.start(PKI.backendServer());
+                ProxyFixture proxy = ProxyFixture.builder().backend("b", backend.port())
+                        .set("mtls-proxy.backends.b.response-timeout = 300ms")
+                        .route("all", null, "/", "b", ALLOW_GOOD).start();
+                TestHttpClient client = proxy.client(PKI.goodClient())) {
+            assertThat(client.get("/slow?ms=3000").status()).isEqualTo(504);
+            assertThat(client.get("/fast").status()).isEqualTo(200);
+            assertThat(proxy.counter("mtls_proxy.request.rejections", "listener", ProxyFixture.LISTENER,
+                    "route", "all", "reason", "backend_timeout")).isEqualTo(1);
+        }
+    }
+
+    @Test
+    void backendClosingWithoutResponseGets502() throws Exception {
+        try (RecordingBackend backend = RecordingBackend.start(PKI.backendServer());
+                ProxyFixture proxy = ProxyFixture.builder().backend("b", backend.port())
+                        .route("all", null, "/", "b", ALLOW_GOOD).start();
+                TestHttpClient client = proxy.client(PKI.goodClient())) {
+            assertThat(client.get("/close").status()).isEqualTo(502);
+            assertThat(client.get("/after").status()).isEqualTo(200);
+        }
+    }
+
+    @Test
+    void requestsAreSpreadOverEveryEndpoint() throws Exception {
+        try (RecordingBackend one = RecordingBackend.start(PKI.backendServer());
+                RecordingBackend two = RecordingBackend.start(PKI.backendServer());
+                ProxyFixture proxy = ProxyFixture.builder().backend("b", one.port(), two.port())
+                        .route("all", null, "/", "b", ALLOW_GOOD).start()) {
+            for (int i = 0; i < 6; i++) {
+                try (TestHttpClient client = proxy.client(PKI.goodClient())) {
+                    assertThat(client.get("/x" + i).status()).isEqualTo(200);
+                }
+            }
+            assertThat(one.received()).isNotEmpty();
+            assertThat(two.received()).isNotEmpty();
+        }
+    }
+}

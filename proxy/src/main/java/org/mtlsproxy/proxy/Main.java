@@ -1,0 +1,243 @@
+package org.mtlsproxy.proxy;
+
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import org.mtlsproxy.config.ConfigException;
+import org.mtlsproxy.config.ConfigLoader;
+import org.mtlsproxy.config.HostPort;
+import org.mtlsproxy.config.ProxyConfig;
+import org.mtlsproxy.proxy.demo.Demo;
+import org.mtlsproxy.proxy.metrics.ProxyMetrics;
+import org.mtlsproxy.proxy.runtime.RuntimeSnapshot;
+import org.mtlsproxy.proxy.server.ProxyServer;
+import org.mtlsproxy.proxy.tls.SslContextFactory;
+import org.mtlsproxy.proxy.tls.TlsMaterialException;
+import org.mtlsproxy.proxy.transport.Transport;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * The command line: {@code run} (the default), {@code validate} and {@code demo}.
+ *
+ * <p>Exit codes: 0 success, 1 runtime failure (TLS material unusable, port taken), 2 invalid configuration or
+ * usage, 3 the demo's self-check failed.
+ */
+@Command(name = "mtls-proxy", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
+        description = "An mTLS-terminating reverse proxy: verifies client certificates, authorizes the identity "
+                + "per route and forwards over verified TLS.%nWithout a command, runs the proxy (like `run`).",
+        subcommands = {Main.Run.class, Main.Validate.class, Main.DemoCommand.class})
+public final class Main implements Callable<Integer> {
+
+    static final int EXIT_RUNTIME = 1;
+    static final int EXIT_CONFIG = 2;
+    static final int EXIT_CHECK_FAILED = 3;
+
+    @Option(names = {"-c", "--config"}, paramLabel = "FILE",
+            description = "The HOCON config file (default: -Dconfig.file).")
+    Path config;
+
+    @Spec
+    CommandLine.Model.CommandSpec spec;
+
+    public static void main(String[] args) {
+        System.exit(commandLine().execute(args));
+    }
+
+    static CommandLine commandLine() {
+        return new CommandLine(new Main());
+    }
+
+    @Override
+    public Integer call() {
+        return runProxy(config, spec.commandLine().getErr());
+    }
+
+    static Path configPath(Path option, PrintWriter err) {
+        if (option != null) {
+            return option;
+        }
+        String prop = System.getProperty("config.file");
+        if (prop != null && !prop.isBlank()) {
+            return Path.of(prop);
+        }
+        err.println("no config file: pass --config FILE (or -Dconfig.file=FILE); try `mtls-proxy demo` first");
+        return null;
+    }
+
+    static ProxyConfig load(Path file, PrintWriter err) {
+        try {
+            return ConfigLoader.load(file);
+        } catch (ConfigException e) {
+            err.println("invalid configuration:");
+            err.println(e.getMessage());
+            err.flush();
+            return null;
+        }
+    }
+
+    static int runProxy(Path option, PrintWriter err) {
+        Path file = configPath(option, err);
+        if (file == null) {
+            return EXIT_CONFIG;
+        }
+        ProxyConfig config = load(file, err);
+        if (config == null) {
+            return EXIT_CONFIG;
+        }
+        Logger log = LoggerFactory.getLogger(Main.class);
+        log.info("starting mtls-proxy version={} config={} tls={}", Version.version(), file,
+                SslContextFactory.providerDescription());
+        ProxyServer server;
+        try {
+            server = ProxyServer.start(config, new ProxyMetrics());
+        } catch (TlsMaterialException | ProxyServer.StartupException e) {
+            err.println("cannot start: " + e.getMessage());
+            err.flush();
+            return EXIT_RUNTIME;
+        }
+        CountDownLatch stopped = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            log.info("shutting down");
+            server.close();
+            stopped.countDown();
+        }, "mtls-proxy-shutdown"));
+        log.info("ready admin_port={}", server.adminPort());
+        try {
+            stopped.await();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        return 0;
+    }
+
+    @Command(name = "run", mixinStandardHelpOptions = true, description = "Run the proxy (the default command).")
+    static final class Run implements Callable<Integer> {
+        @Option(names = {"-c", "--config"}, paramLabel = "FILE",
+                description = "The HOCON config file (default: -Dconfig.file).")
+        Path config;
+
+        @Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @Override
+        public Integer call() {
+            return runProxy(config, spec.commandLine().getErr());
+        }
+    }
+
+    @Command(name = "validate", mixinStandardHelpOptions = true,
+            description = "Check a config file and every certificate, key and CRL it names; exit 0 when valid.")
+    static final class Validate implements Callable<Integer> {
+        @Option(names = {"-c", "--config"}, paramLabel = "FILE", description = "The HOCON config file.")
+        Path config;
+
+        @Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @Override
+        public Integer call() {
+            PrintWriter err = spec.commandLine().getErr();
+            Path file = configPath(config, err);
+            if (file == null) {
+                return EXIT_CONFIG;
+            }
+            ProxyConfig cfg = load(file, err);
+            if (cfg == null) {
+                return EXIT_CONFIG;
+            }
+            try {
+                // Builds every TLS context exactly as `run` would, without binding any port.
+                RuntimeSnapshot.build(cfg, new ProxyMetrics(), Transport.NIO).close();
+            } catch (TlsMaterialException | RuntimeException e) {
+                err.println("invalid configuration:");
+                err.println(file + ": " + e.getMessage());
+                err.flush();
+                return EXIT_CONFIG;
+            }
+            PrintWriter out = spec.commandLine().getOut();
+            out.printf("%s: valid (%d listeners, %d routes, %d backends)%n", file, cfg.listeners().size(),
+                    cfg.routes().size(), cfg.backends().size());
+            out.flush();
+            return 0;
+        }
+    }
+
+    @Command(name = "demo", mixinStandardHelpOptions = true,
+            description = "Start a throwaway PKI, an echo backend and the proxy in front of it, and show mTLS "
+                    + "working: a 200, a 403 and a rejected handshake.")
+    static final class DemoCommand implements Callable<Integer> {
+        @Option(names = "--bind", paramLabel = "HOST:PORT", defaultValue = "127.0.0.1:8443",
+                description = "Where the proxy listens (default: ${DEFAULT-VALUE}).")
+        String bind;
+
+        @Option(names = "--admin-bind", paramLabel = "HOST:PORT", defaultValue = "127.0.0.1:9901",
+                description = "Where /metrics and /healthz are served (default: ${DEFAULT-VALUE}).")
+        String adminBind;
+
+        @Option(names = "--dir", paramLabel = "DIR",
+                description = "Directory for the certificates and proxy.conf (default: a new temp directory).")
+        Path dir;
+
+        @Option(names = "--check-and-exit",
+                description = "Run the three demo requests, print the outcome and exit (0 when as expected).")
+        boolean checkAndExit;
+
+        @Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @Override
+        public Integer call() throws Exception {
+            PrintWriter err = spec.commandLine().getErr();
+            HostPort proxyBind;
+            HostPort admin;
+            try {
+                proxyBind = HostPort.parse(bind);
+                admin = HostPort.parse(adminBind);
+            } catch (IllegalArgumentException e) {
+                err.println("invalid address: " + e.getMessage());
+                return EXIT_CONFIG;
+            }
+            Demo demo;
+            try {
+                demo = Demo.start(dir, proxyBind, admin);
+            } catch (ProxyServer.StartupException e) {
+                err.println("cannot start the demo: " + e.getMessage()
+                        + " (choose other ports with --bind and --admin-bind)");
+                return EXIT_RUNTIME;
+            }
+            demo.printInstructions(System.out);
+            boolean ok = demo.selfCheck(System.out);
+            if (checkAndExit) {
+                demo.close();
+                return ok ? 0 : EXIT_CHECK_FAILED;
+            }
+            CountDownLatch stopped = new CountDownLatch(1);
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                demo.close();
+                stopped.countDown();
+            }, "mtls-proxy-demo-shutdown"));
+            System.out.println("Press Ctrl-C to stop.");
+            stopped.await();
+            return 0;
+        }
+    }
+
+    /** The version from the jar manifest. */
+    static final class Version implements CommandLine.IVersionProvider {
+        static String version() {
+            String v = Main.class.getPackage().getImplementationVersion();
+            return v == null ? "dev" : v;
+        }
+
+        @Override
+        public String[] getVersion() {
+            return new String[] {"mtls-proxy " + version()};
+        }
+    }
+}

@@ -1,0 +1,62 @@
+package org.mtlsproxy.proxy;
+
+/**
+ * The one vocabulary for why a connection or request was refused, shared by logs, metrics and (later) the
+ * {@code check} tool. The {@link #label()} is a published metric tag value: add reasons, never rename one.
+ */
+public enum RejectReason {
+    /** The client sent no certificate. */
+    NO_CLIENT_CERT("no_client_cert", true),
+    /** The client certificate does not chain to any configured client-trust bundle. */
+    UNTRUSTED_CA("untrusted_ca", true),
+    /** A certificate in the client chain is past its notAfter. */
+    EXPIRED("expired", true),
+    /** A certificate in the client chain is before its notBefore. */
+    NOT_YET_VALID("not_yet_valid", true),
+    /** A certificate in the client chain is listed in a configured CRL. */
+    REVOKED("revoked", true),
+    /** The client leaf lacks the clientAuth extended key usage or the digitalSignature key usage. */
+    BAD_KEY_USAGE("bad_key_usage", true),
+    /** The client chain needs more CA certificates than verify-depth allows. */
+    CHAIN_TOO_LONG("chain_too_long", true),
+    /** The TLS handshake failed for another reason: protocol version, cipher, malformed message. */
+    HANDSHAKE_ERROR("handshake_error", true),
+    /** The client did not finish the TLS handshake within handshake-timeout. */
+    HANDSHAKE_TIMEOUT("handshake_timeout", true),
+    /** The client closed the connection before the handshake finished. */
+    HANDSHAKE_ABORTED("handshake_aborted", true),
+    /** The request was malformed or ambiguous (400, 414, 431). */
+    BAD_REQUEST("bad_request", false),
+    /** No route matches the request's host and path (404). */
+    NO_ROUTE("no_route", false),
+    /** A route matched but no allow rule matched the identity (403). */
+    DENIED("denied", false),
+    /** The backend refused or did not accept the TCP connection (502). */
+    BACKEND_CONNECT_FAILED("backend_connect_failed", false),
+    /** The backend's certificate failed verification or the TLS handshake to it failed (502). */
+    BACKEND_TLS_FAILED("backend_tls_failed", false),
+    /** Connecting to the backend or waiting for its response took too long (504). */
+    BACKEND_TIMEOUT("backend_timeout", false),
+    /** The backend closed the connection or sent a malformed response before completing it (502). */
+    BACKEND_PROTOCOL_ERROR("backend_protocol_error", false),
+    /** A configured limit was exceeded. */
+    LIMIT_EXCEEDED("limit_exceeded", false);
+
+    private final String label;
+    private final boolean handshake;
+
+    RejectReason(String label, boolean handshake) {
+        this.label = label;
+        this.handshake = handshake;
+    }
+
+    /** True for reasons that refuse a client at the TLS handshake, false for reasons that refuse a request. */
+    public boolean handshake() {
+        return handshake;
+    }
+
+    /** The stable lower-case name used in logs and as the {@code reason} metric tag. */
+    public String label() {
+        return label;
+    }
+}

@@ -1,0 +1,138 @@
+package org.mtlsproxy.proxy.admin;
+
+import static java.util.Objects.requireNonNull;
+
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.ByteBufUtil;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpObjectAggregator;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.QueryStringDecoder;
+import java.net.InetSocketAddress;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import org.mtlsproxy.config.HostPort;
+import org.mtlsproxy.proxy.metrics.ProxyMetrics;
+import org.mtlsproxy.proxy.server.ProxyServer.StartupException;
+import org.mtlsproxy.proxy.transport.Transport;
+
+/**
+ * Plain-HTTP admin endpoints on their own single event loop, so a flooded data plane cannot starve them:
+ * {@code GET /metrics} (Prometheus text, or OpenMetrics when the Accept header asks), {@code GET /healthz} (the
+ * process is alive) and {@code GET /readyz} (every listener bound).
+ */
+public final class AdminServer implements AutoCloseable {
+
+    private final EventLoopGroup group;
+    private final Channel channel;
+
+    private AdminServer(EventLoopGroup group, Channel channel) {
+        this.group = group;
+        this.channel = channel;
+    }
+
+    public static AdminServer start(HostPort bind, ProxyMetrics metrics, Transport transport, BooleanSupplier ready) {
+        requireNonNull(bind, "bind");
+        EventLoopGroup group = transport.newGroup(1, "mtls-proxy-admin");
+        ServerBootstrap b = new ServerBootstrap()
+                .group(group)
+                .channel(transport.serverChannel())
+                .childHandler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel ch) {
+                        ch.pipeline().addLast("http-codec", new HttpServerCodec());
+                        ch.pipeline().addLast("aggregate", new HttpObjectAggregator(8192));
+                        ch.pipeline().addLast("admin", new Handler(metrics, ready));
+                    }
+                });
+        ChannelFuture f = b.bind(bind.host(), bind.port()).awaitUninterruptibly();
+        if (!f.isSuccess()) {
+            group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+            throw new StartupException("admin: cannot bind " + bind + ": " + f.cause().getMessage(), f.cause());
+        }
+        return new AdminServer(group, f.channel());
+    }
+
+    public int port() {
+        return ((InetSocketAddress) channel.localAddress()).getPort();
+    }
+
+    @Override
+    public void close() {
+        channel.close().awaitUninterruptibly();
+        group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
+    }
+
+    private static final class Handler extends SimpleChannelInboundHandler<FullHttpRequest> {
+        private final ProxyMetrics metrics;
+        private final BooleanSupplier ready;
+
+        Handler(ProxyMetrics metrics, BooleanSupplier ready) {
+            this.metrics = metrics;
+            this.ready = ready;
+        }
+
+        @Override
+        protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
+            String path = new QueryStringDecoder(req.uri()).path();
+            if (!req.decoderResult().isSuccess()) {
+                respond(ctx, req, HttpResponseStatus.BAD_REQUEST, "text/plain", "bad request\n");
+                return;
+            }
+            if (req.method() != HttpMethod.GET && req.method() != HttpMethod.HEAD) {
+                respond(ctx, req, HttpResponseStatus.METHOD_NOT_ALLOWED, "text/plain", "method not allowed\n");
+                return;
+            }
+            switch (path) {
+                case "/metrics" -> {
+                    String accept = req.headers().get(HttpHeaderNames.ACCEPT);
+                    boolean openMetrics = accept != null && accept.contains("application/openmetrics-text");
+                    String contentType = openMetrics
+                            ? "application/openmetrics-text; version=1.0.0; charset=utf-8"
+                            : "text/plain; version=0.0.4; charset=utf-8";
+                    respond(ctx, req, HttpResponseStatus.OK, contentType, metrics.scrape(contentType));
+                }
+                case "/healthz" -> respond(ctx, req, HttpResponseStatus.OK, "text/plain", "ok\n");
+                case "/readyz" -> {
+                    boolean ok = ready.getAsBoolean();
+                    respond(ctx, req, ok ? HttpResponseStatus.OK : HttpResponseStatus.SERVICE_UNAVAILABLE,
+                            "text/plain", ok ? "ready\n" : "not ready\n");
+                }
+                default -> respond(ctx, req, HttpResponseStatus.NOT_FOUND, "text/plain", "not found\n");
+            }
+        }
+
+        private static void respond(ChannelHandlerContext ctx, FullHttpRequest req, HttpResponseStatus status,
+                String contentType, String body) {
+            FullHttpResponse r = new DefaultFullHttpResponse(req.protocolVersion(), status,
+                    ByteBufUtil.writeUtf8(ctx.alloc(), body));
+            r.headers().set(HttpHeaderNames.CONTENT_TYPE, contentType)
+                    .setInt(HttpHeaderNames.CONTENT_LENGTH, r.content().readableBytes());
+            boolean keepAlive = HttpUtil.isKeepAlive(req);
+            HttpUtil.setKeepAlive(r, keepAlive);
+            ChannelFuture f = ctx.writeAndFlush(r);
+            if (!keepAlive) {
+                f.addListener(ChannelFutureListener.CLOSE);
+            }
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            ctx.close();
+        }
+    }
+}

@@ -1,0 +1,49 @@
+package org.mtlsproxy.proxy.http;
+
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.util.AsciiString;
+import java.util.List;
+
+/**
+ * Removes connection-specific ("hop-by-hop") header fields, RFC 9110 §7.6.1: {@code Connection} and every field
+ * it names, plus the fields that are hop-by-hop by definition. {@code Transfer-Encoding} is left to the codecs,
+ * which re-frame the body on each side.
+ */
+final class HopByHop {
+
+    private static final AsciiString[] ALWAYS = {
+        HttpHeaderNames.KEEP_ALIVE,
+        AsciiString.cached("proxy-connection"),
+        HttpHeaderNames.TE,
+        HttpHeaderNames.TRAILER,
+        HttpHeaderNames.UPGRADE,
+        HttpHeaderNames.PROXY_AUTHENTICATE,
+    };
+
+    private HopByHop() {
+    }
+
+    static void strip(HttpHeaders headers) {
+        List<String> connection = headers.getAll(HttpHeaderNames.CONNECTION);
+        for (String value : connection) {
+            int start = 0;
+            int len = value.length();
+            while (start < len) {
+                int comma = value.indexOf(',', start);
+                int end = comma < 0 ? len : comma;
+                String token = value.substring(start, end).trim();
+                // Never let a client use Connection to drop framing or our own headers' meaning.
+                if (!token.isEmpty() && !token.equalsIgnoreCase("transfer-encoding")
+                        && !token.equalsIgnoreCase("content-length") && !token.equalsIgnoreCase("host")) {
+                    headers.remove(token);
+                }
+                start = end + 1;
+            }
+        }
+        headers.remove(HttpHeaderNames.CONNECTION);
+        for (AsciiString name : ALWAYS) {
+            headers.remove(name);
+        }
+    }
+}

@@ -1,0 +1,766 @@
+package org.mtlsproxy.proxy.http;
+
+import static java.util.Objects.requireNonNull;
+
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.TooLongFrameException;
+import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpObject;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.handler.codec.http.TooLongHttpHeaderException;
+import io.netty.handler.codec.http.TooLongHttpLineException;
+import io.netty.handler.ssl.SslHandler;
+import io.netty.handler.timeout.IdleStateEvent;
+import io.netty.util.AsciiString;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.ScheduledFuture;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.util.ArrayDeque;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.mtlsproxy.proxy.RejectReason;
+import org.mtlsproxy.proxy.authz.Decision;
+import org.mtlsproxy.proxy.identity.ClientIdentity;
+import org.mtlsproxy.proxy.runtime.ListenerRuntime;
+import org.mtlsproxy.proxy.runtime.RouteRuntime;
+import org.mtlsproxy.proxy.upstream.AcquireCallback;
+import org.mtlsproxy.proxy.upstream.Backend;
+import org.mtlsproxy.proxy.upstream.BackendConnection;
+import org.mtlsproxy.proxy.upstream.UpstreamListener;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The HTTP/1.1 stage of a client connection: route, authorize, sanitize, forward, stream the response back.
+ *
+ * <p>One exchange at a time. An exchange starts with a request head and ends when both the request (its last
+ * chunk read) and the response (its last chunk written) are complete. Anything the client pipelines meanwhile
+ * waits in {@link #pending}, and reading stops until the exchange ends, so memory per connection stays bounded.
+ *
+ * <p>Backpressure lives in {@link #updateClientReading()} and {@link #updateBackendReading()}: each side reads
+ * only while the other side's channel is writable. The backend connection runs on this channel's event loop, so
+ * nothing here needs a lock.
+ *
+ * <p>Every inbound message is either forwarded, queued, or released on every branch.
+ */
+public final class ProxyHandler extends ChannelInboundHandlerAdapter implements UpstreamListener, AcquireCallback {
+
+    private static final Logger LOG = LoggerFactory.getLogger(ProxyHandler.class);
+    private static final Logger ACCESS = LoggerFactory.getLogger("mtls_proxy.access");
+    private static final AsciiString X_FORWARDED_FOR = AsciiString.cached("x-forwarded-for");
+    private static final AsciiString X_FORWARDED_PROTO = AsciiString.cached("x-forwarded-proto");
+    private static final AsciiString HTTPS = AsciiString.cached("https");
+
+    private enum State {
+        /** No exchange in progress. */
+        IDLE,
+        /** Request accepted, waiting for a backend connection. */
+        CONNECTING,
+        /** Request and response flowing through the backend connection. */
+        STREAMING,
+        /** We answered ourselves; the rest of the request body is dropped. */
+        DISCARDING
+    }
+
+    private final ListenerRuntime listener;
+    private final ArrayDeque<Object> pending = new ArrayDeque<>(4);
+
+    private ChannelHandlerContext ctx;
+    private Channel client;
+    private ClientIdentity identity;
+    private String xfcc;
+    private String remoteIp;
+    private boolean closing;
+
+    // The current exchange.
+    private State state = State.IDLE;
+    private boolean exchangeActive;
+    private boolean requestDone;
+    private boolean responseStarted;
+    private boolean responseDone;
+    private boolean interimResponse;
+    private boolean clientKeepAlive;
+    private boolean http10;
+    private boolean backendReusable;
+    private boolean requestHasBody;
+    private boolean retried;
+    private HttpRequest request;
+    private RouteRuntime route;
+    private String decisionText;
+    private BackendConnection upstream;
+    private ScheduledFuture<?> responseTimeout;
+    private RejectReason failure;
+    private int status;
+    private long startNanos;
+    private long bytesIn;
+    private long bytesOut;
+
+    public ProxyHandler(ListenerRuntime listener) {
+        this.listener = requireNonNull(listener, "listener");
+    }
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        this.ctx = ctx;
+        this.client = ctx.channel();
+        SocketAddress remote = client.remoteAddress();
+        this.remoteIp = remote instanceof InetSocketAddress isa && isa.getAddress() != null
+                ? isa.getAddress().getHostAddress() : String.valueOf(remote);
+    }
+
+    // ---------------------------------------------------------------- client side
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (closing) {
+            ReferenceCountUtil.release(msg);
+            return;
+        }
+        if (mustQueue()) {
+            pending.add(msg);
+            updateClientReading();
+            return;
+        }
+        dispatch(msg);
+    }
+
+    private boolean mustQueue() {
+        return !pending.isEmpty() || state == State.CONNECTING || (exchangeActive && requestDone);
+    }
+
+    private void dispatch(Object msg) {
+        if (msg instanceof HttpRequest req) {
+            if (exchangeActive) {
+                // Cannot happen with a conforming decoder (a head before the previous last chunk); fail safe.
+                ReferenceCountUtil.release(msg);
+                closeClient();
+                return;
+            }
+            startExchange(req);
+            if (msg instanceof HttpContent) {
+                // A decoder-produced full message (only on decode failure): its content is empty.
+                requestDone = true;
+                ReferenceCountUtil.release(msg);
+                maybeEndExchange();
+            }
+            return;
+        }
+        if (msg instanceof HttpContent content) {
+            onRequestContent(content);
+            return;
+        }
+        ReferenceCountUtil.release(msg);
+    }
+
+    private void startExchange(HttpRequest req) {
+        exchangeActive = true;
+        requestDone = false;
+        responseStarted = false;
+        responseDone = false;
+        interimResponse = false;
+        retried = false;
+        route = null;
+        decisionText = null;
+        failure = null;
+        status = 0;
+        bytesIn = 0;
+        bytesOut = 0;
+        startNanos = System.nanoTime();
+        request = req;
+        http10 = req.protocolVersion().minorVersion() == 0;
+        clientKeepAlive = HttpUtil.isKeepAlive(req);
+        requestHasBody = HttpUtil.isTransferEncodingChunked(req) || HttpUtil.getContentLength(req, 0L) > 0;
+
+        if (req.decoderResult().isFailure()) {
+            Throwable cause = req.decoderResult().cause();
+            HttpResponseStatus s = cause instanceof TooLongHttpHeaderException
+                    ? HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE
+                    : cause instanceof TooLongHttpLineException ? HttpResponseStatus.REQUEST_URI_TOO_LONG
+                    : cause instanceof TooLongFrameException ? HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE
+                    : HttpResponseStatus.BAD_REQUEST;
+            // The decoder discards everything after a bad message: the connection cannot be reused.
+            clientKeepAlive = false;
+            rejectLocally(s, RejectReason.BAD_REQUEST, "malformed request: " + cause.getMessage());
+            return;
+        }
+        if (identity == null) {
+            identity = client.attr(ConnectionAttributes.IDENTITY).get();
+            if (identity == null) {
+                // The handshake stage always sets it; without it nothing may pass (fail closed).
+                clientKeepAlive = false;
+                rejectLocally(HttpResponseStatus.FORBIDDEN, RejectReason.DENIED, "no verified identity");
+                return;
+            }
+            xfcc = Xfcc.format(identity);
+        }
+        if (req.method() == HttpMethod.CONNECT) {
+            rejectLocally(HttpResponseStatus.METHOD_NOT_ALLOWED, RejectReason.BAD_REQUEST, "CONNECT not supported");
+            return;
+        }
+
+        HttpHeaders headers = req.headers();
+        String target = req.uri();
+        String authority = null;
+        if (!target.startsWith("/")) {
+            // absolute-form (RFC 9112 §3.2.2): the authority in the target wins over Host.
+            int scheme = target.indexOf("://");
+            if (scheme <= 0) {
+                rejectLocally(HttpResponseStatus.BAD_REQUEST, RejectReason.BAD_REQUEST, "unsupported request target");
+                return;
+            }
+            int slash = target.indexOf('/', scheme + 3);
+            authority = slash < 0 ? target.substring(scheme + 3) : target.substring(scheme + 3, slash);
+            target = slash < 0 ? "/" : target.substring(slash);
+        }
+        List<String> hosts = headers.getAll(HttpHeaderNames.HOST);
+        if (hosts.size() > 1 || (hosts.isEmpty() && !http10 && authority == null)) {
+            rejectLocally(HttpResponseStatus.BAD_REQUEST, RejectReason.BAD_REQUEST,
+                    hosts.isEmpty() ? "missing Host header" : "several Host headers");
+            return;
+        }
+        if (authority != null) {
+            headers.set(HttpHeaderNames.HOST, authority);
+        } else if (hosts.isEmpty()) {
+            authority = null;
+        } else {
+            authority = hosts.get(0);
+        }
+        String host = hostOf(authority);
+        if (host != null && host.isEmpty()) {
+            rejectLocally(HttpResponseStatus.BAD_REQUEST, RejectReason.BAD_REQUEST, "invalid Host header");
+            return;
+        }
+        String normalized = PathNormalizer.normalize(target);
+        if (normalized == null) {
+            rejectLocally(HttpResponseStatus.BAD_REQUEST, RejectReason.BAD_REQUEST, "invalid request path");
+            return;
+        }
+        int q = normalized.indexOf('?');
+        String path = q < 0 ? normalized : normalized.substring(0, q);
+
+        RouteRuntime r = listener.routes().match(host, path);
+        if (r == null) {
+            rejectLocally(HttpResponseStatus.NOT_FOUND, RejectReason.NO_ROUTE, "no route");
+            return;
+        }
+        route = r;
+        Decision decision = r.authorizer().decide(identity);
+        if (!decision.allowed()) {
+            r.meters().denied();
+            decisionText = decision.reason();
+            rejectLocally(HttpResponseStatus.FORBIDDEN, RejectReason.DENIED, decision.reason());
+            return;
+        }
+        r.meters().allowed(decision.rule());
+        decisionText = decision.rule();
+
+        // Sanitize: hop-by-hop fields, every client-sent identity header, then add ours.
+        HopByHop.strip(headers);
+        headers.remove(listener.identityHeader().name());
+        for (String name : listener.identityHeader().strip()) {
+            headers.remove(name);
+        }
+        headers.set(listener.identityHeader().name(), xfcc);
+        String xff = headers.get(X_FORWARDED_FOR);
+        headers.set(X_FORWARDED_FOR, xff == null ? remoteIp : xff + ", " + remoteIp);
+        headers.set(X_FORWARDED_PROTO, HTTPS);
+        if (authority == null) {
+            headers.set(HttpHeaderNames.HOST, r.backend().config().tls().serverName());
+        }
+        req.setUri(normalized);
+        req.setProtocolVersion(HttpVersion.HTTP_1_1);
+
+        state = State.CONNECTING;
+        updateClientReading();
+        r.backend().acquire(client.eventLoop(), false, this);
+    }
+
+    /** The host part of a Host value, lower-cased, without port; null when absent; "" when malformed. */
+    private static String hostOf(String authority) {
+        if (authority == null) {
+            return null;
+        }
+        String a = authority.trim();
+        int at = a.lastIndexOf('@');
+        if (at >= 0) {
+            return "";
+        }
+        String host;
+        if (a.startsWith("[")) {
+            int close = a.indexOf(']');
+            if (close < 0) {
+                return "";
+            }
+            host = a.substring(1, close);
+        } else {
+            int colon = a.indexOf(':');
+            host = colon < 0 ? a : a.substring(0, colon);
+        }
+        if (host.endsWith(".")) {
+            host = host.substring(0, host.length() - 1);
+        }
+        for (int i = 0; i < host.length(); i++) {
+            char c = host.charAt(i);
+            if (c <= ' ' || c == '/' || c == '\\' || c == '?' || c == '#' || c == '%' || c >= 0x7f) {
+                return "";
+            }
+        }
+        return host.toLowerCase(java.util.Locale.ROOT);
+    }
+
+    private void onRequestContent(HttpContent content) {
+        boolean last = content instanceof LastHttpContent;
+        switch (state) {
+            case STREAMING -> {
+                bytesIn += content.content().readableBytes();
+                if (last) {
+                    requestDone = true;
+                    LastHttpContent trailer = (LastHttpContent) content;
+                    if (!trailer.trailingHeaders().isEmpty()) {
+                        trailer.trailingHeaders().remove(listener.identityHeader().name());
+                        for (String name : listener.identityHeader().strip()) {
+                            trailer.trailingHeaders().remove(name);
+                        }
+                    }
+                    if (!responseStarted) {
+                        scheduleResponseTimeout();
+                    }
+                }
+                upstream.channel().writeAndFlush(content).addListener(writeToBackendListener);
+                updateClientReading();
+            }
+            case DISCARDING -> {
+                ReferenceCountUtil.release(content);
+                if (last) {
+                    requestDone = true;
+                    maybeEndExchange();
+                }
+            }
+            default -> {
+                // IDLE: a stray chunk with no request (cannot happen with the codec); CONNECTING is queued.
+                ReferenceCountUtil.release(content);
+            }
+        }
+    }
+
+    private final ChannelFutureListener writeToBackendListener = f -> {
+        if (!f.isSuccess() && upstream != null && f.channel() == upstream.channel()) {
+            onBackendClosed(f.cause());
+        }
+    };
+
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+        updateBackendReading();
+        ctx.fireChannelWritabilityChanged();
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        if (evt instanceof IdleStateEvent) {
+            if (!exchangeActive) {
+                LOG.debug("closing idle client connection remote={}", remoteIp);
+                closeClient();
+            }
+            return;
+        }
+        ctx.fireUserEventTriggered(evt);
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        closing = true;
+        releasePending();
+        cancelResponseTimeout();
+        if (exchangeActive) {
+            if (failure == null && !responseDone) {
+                failure = null;
+                logAccess("client closed the connection");
+            }
+            exchangeActive = false;
+        }
+        if (upstream != null) {
+            BackendConnection u = upstream;
+            upstream = null;
+            u.backend().release(u, false);
+        }
+        ctx.fireChannelInactive();
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        LOG.debug("client connection error remote={} : {}", remoteIp, cause.toString());
+        closeClient();
+    }
+
+    // ---------------------------------------------------------------- backend acquisition
+
+    @Override
+    public void acquired(BackendConnection connection) {
+        if (closing || state != State.CONNECTING) {
+            connection.backend().release(connection, true);
+            return;
+        }
+        upstream = connection;
+        connection.attach(this);
+        state = State.STREAMING;
+        connection.channel().write(request).addListener(writeToBackendListener);
+        // Body chunks that arrived while connecting belong to this request; later ones wait for the next exchange.
+        while (!pending.isEmpty() && !requestDone && state == State.STREAMING) {
+            Object msg = pending.poll();
+            if (msg instanceof HttpContent c && !(msg instanceof HttpRequest)) {
+                onRequestContent(c);
+            } else {
+                // A new request head before this one's end cannot happen; put it back for after the exchange.
+                pending.addFirst(msg);
+                break;
+            }
+        }
+        if (upstream != null) {
+            upstream.channel().flush();
+        }
+        updateClientReading();
+        updateBackendReading();
+    }
+
+    @Override
+    public void failed(RejectReason reason, Throwable cause) {
+        if (closing || state != State.CONNECTING) {
+            return;
+        }
+        LOG.warn("backend unavailable backend={} route={} reason={} cause={}", route.backend().name(), route.name(),
+                reason.label(), String.valueOf(cause));
+        failExchange(reason, reason == RejectReason.BACKEND_TIMEOUT
+                ? HttpResponseStatus.GATEWAY_TIMEOUT : HttpResponseStatus.BAD_GATEWAY);
+    }
+
+    // ---------------------------------------------------------------- backend side
+
+    @Override
+    public void onResponse(HttpObject msg) {
+        if (closing || upstream == null) {
+            ReferenceCountUtil.release(msg);
+            return;
+        }
+        if (msg instanceof HttpResponse resp) {
+            onResponseHead(resp);
+            return;
+        }
+        if (msg instanceof HttpContent content) {
+            boolean last = content instanceof LastHttpContent;
+            if (interimResponse) {
+                if (last) {
+                    interimResponse = false;
+                }
+                client.writeAndFlush(content);
+                return;
+            }
+            bytesOut += content.content().readableBytes();
+            if (last) {
+                responseDone = true;
+                client.writeAndFlush(content).addListener(f -> onResponseWritten());
+            } else {
+                client.writeAndFlush(content);
+            }
+            updateBackendReading();
+            return;
+        }
+        ReferenceCountUtil.release(msg);
+    }
+
+    private void onResponseHead(HttpResponse resp) {
+        if (resp.decoderResult().isFailure()) {
+            ReferenceCountUtil.release(resp);
+            onBackendClosed(resp.decoderResult().cause());
+            return;
+        }
+        int code = resp.status().code();
+        if (code >= 100 && code < 200) {
+            if (code == HttpResponseStatus.SWITCHING_PROTOCOLS.code()) {
+                ReferenceCountUtil.release(resp);
+                onBackendClosed(new IllegalStateException("backend switched protocols without being asked"));
+                return;
+            }
+            // 100 Continue and friends: forward to HTTP/1.1 clients, then keep waiting for the final response.
+            interimResponse = true;
+            HopByHop.strip(resp.headers());
+            client.write(resp);
+            return;
+        }
+        cancelResponseTimeout();
+        responseStarted = true;
+        status = code;
+        backendReusable = HttpUtil.isKeepAlive(resp);
+        HttpHeaders headers = resp.headers();
+        HopByHop.strip(headers);
+        boolean chunked = HttpUtil.isTransferEncodingChunked(resp);
+        if (!chunked && !HttpUtil.isContentLengthSet(resp) && mayHaveBody(code)) {
+            // Delimited by the backend closing: the backend connection ends with it. Re-frame for the client.
+            backendReusable = false;
+            if (http10) {
+                clientKeepAlive = false;
+            } else {
+                HttpUtil.setTransferEncodingChunked(resp, true);
+            }
+        } else if (chunked && http10) {
+            // HTTP/1.0 has no chunked coding: send the raw body and mark its end by closing.
+            headers.remove(HttpHeaderNames.TRANSFER_ENCODING);
+            clientKeepAlive = false;
+        }
+        if (!requestDone) {
+            // The backend answered before reading the whole request: finish the response, then close.
+            clientKeepAlive = false;
+        }
+        if (!clientKeepAlive) {
+            headers.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+        } else if (http10) {
+            headers.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
+        }
+        resp.setProtocolVersion(HttpVersion.HTTP_1_1);
+        client.write(resp);
+    }
+
+    private boolean mayHaveBody(int code) {
+        return request.method() != HttpMethod.HEAD && code != 204 && code != 304;
+    }
+
+    @Override
+    public void onBackendWritabilityChanged() {
+        updateClientReading();
+    }
+
+    @Override
+    public void onBackendClosed(Throwable cause) {
+        BackendConnection u = upstream;
+        if (u == null || responseDone) {
+            return;
+        }
+        upstream = null;
+        u.backend().release(u, false);
+        cancelResponseTimeout();
+        if (responseStarted) {
+            LOG.warn("backend closed mid-response backend={} route={} cause={}", u.backend().name(), route.name(),
+                    String.valueOf(cause));
+            failure = RejectReason.BACKEND_PROTOCOL_ERROR;
+            closeClient();
+            return;
+        }
+        if (u.reused() && !retried && !requestHasBody && requestDone && isIdempotent(request.method())) {
+            // A pooled connection the backend had already closed: the request never reached it. Retry once.
+            retried = true;
+            state = State.CONNECTING;
+            u.backend().acquire(client.eventLoop(), true, this);
+            requestDone = false;
+            pending.addFirst(LastHttpContent.EMPTY_LAST_CONTENT);
+            return;
+        }
+        LOG.warn("backend failed before responding backend={} route={} cause={}", u.backend().name(), route.name(),
+                String.valueOf(cause));
+        failExchange(RejectReason.BACKEND_PROTOCOL_ERROR, HttpResponseStatus.BAD_GATEWAY);
+    }
+
+    private static boolean isIdempotent(HttpMethod m) {
+        return m == HttpMethod.GET || m == HttpMethod.HEAD || m == HttpMethod.OPTIONS || m == HttpMethod.PUT
+                || m == HttpMethod.DELETE || m == HttpMethod.TRACE;
+    }
+
+    private void scheduleResponseTimeout() {
+        long millis = route.backend().config().responseTimeout().toMillis();
+        responseTimeout = client.eventLoop().schedule(() -> {
+            responseTimeout = null;
+            if (!responseStarted && upstream != null && !closing) {
+                BackendConnection u = upstream;
+                upstream = null;
+                u.backend().release(u, false);
+                LOG.warn("backend response timeout backend={} route={} after={}ms", u.backend().name(),
+                        route.name(), millis);
+                failExchange(RejectReason.BACKEND_TIMEOUT, HttpResponseStatus.GATEWAY_TIMEOUT);
+            }
+        }, millis, TimeUnit.MILLISECONDS);
+    }
+
+    private void cancelResponseTimeout() {
+        if (responseTimeout != null) {
+            responseTimeout.cancel(false);
+            responseTimeout = null;
+        }
+    }
+
+    // ---------------------------------------------------------------- ending exchanges
+
+    /** Answers the current request ourselves (before any backend was involved). */
+    private void rejectLocally(HttpResponseStatus s, RejectReason reason, String detail) {
+        if (route != null) {
+            route.meters().rejected(reason);
+        } else {
+            listener.meters().rejected(reason);
+        }
+        failure = reason;
+        if (decisionText == null) {
+            decisionText = detail;
+        }
+        respondWithError(s);
+    }
+
+    /** A backend failure before the response started: answer 502/504 ourselves. */
+    private void failExchange(RejectReason reason, HttpResponseStatus s) {
+        route.meters().rejected(reason);
+        failure = reason;
+        respondWithError(s);
+    }
+
+    private void respondWithError(HttpResponseStatus s) {
+        if (requestHasBody && !requestDone) {
+            // Don't read an unknown amount of body we won't use: answer, then close.
+            clientKeepAlive = false;
+        }
+        status = s.code();
+        responseStarted = true;
+        responseDone = true;
+        state = State.DISCARDING;
+        // Drop queued chunks of this request; keep anything after its end for the next exchange.
+        while (!requestDone && !pending.isEmpty() && !(pending.peek() instanceof HttpRequest)) {
+            Object msg = pending.poll();
+            if (msg instanceof LastHttpContent) {
+                requestDone = true;
+            }
+            ReferenceCountUtil.release(msg);
+        }
+        client.writeAndFlush(ErrorResponses.of(client.alloc(), s, clientKeepAlive))
+                .addListener(f -> onResponseWritten());
+        updateClientReading();
+    }
+
+    private void onResponseWritten() {
+        if (!exchangeActive) {
+            return;
+        }
+        if (!requestDone && state == State.STREAMING) {
+            // The backend answered before reading the whole request; it may not expect another one.
+            backendReusable = false;
+        }
+        maybeEndExchange();
+    }
+
+    /** Ends the exchange once both sides are complete, or as soon as the response is out when we close anyway. */
+    private void maybeEndExchange() {
+        if (exchangeActive && responseDone && (requestDone || !clientKeepAlive)) {
+            endExchange();
+        }
+    }
+
+    private void endExchange() {
+        long nanos = System.nanoTime() - startNanos;
+        if (route != null) {
+            route.meters().completed(status, nanos);
+        }
+        logAccess(null);
+        cancelResponseTimeout();
+        if (upstream != null) {
+            BackendConnection u = upstream;
+            upstream = null;
+            u.backend().release(u, backendReusable && requestDone && responseDone);
+        }
+        exchangeActive = false;
+        state = State.IDLE;
+        request = null;
+        route = null;
+        if (!clientKeepAlive) {
+            closeClient();
+            return;
+        }
+        while (!pending.isEmpty() && !closing && !mustQueueAfterDrain()) {
+            dispatch(pending.poll());
+        }
+        updateClientReading();
+    }
+
+    private boolean mustQueueAfterDrain() {
+        return state == State.CONNECTING || (exchangeActive && requestDone);
+    }
+
+    private void closeClient() {
+        if (closing) {
+            return;
+        }
+        closing = true;
+        releasePending();
+        client.writeAndFlush(io.netty.buffer.Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+    }
+
+    private void releasePending() {
+        Object msg;
+        while ((msg = pending.poll()) != null) {
+            ReferenceCountUtil.release(msg);
+        }
+    }
+
+    // ---------------------------------------------------------------- backpressure
+
+    private void updateClientReading() {
+        boolean want = !closing
+                && pending.isEmpty()
+                && state != State.CONNECTING
+                && !(exchangeActive && requestDone)
+                && (upstream == null || state != State.STREAMING || upstream.channel().isWritable());
+        if (client.config().isAutoRead() != want) {
+            client.config().setAutoRead(want);
+        }
+    }
+
+    private void updateBackendReading() {
+        BackendConnection u = upstream;
+        if (u == null) {
+            return;
+        }
+        boolean want = client.isWritable();
+        if (u.channel().config().isAutoRead() != want) {
+            u.channel().config().setAutoRead(want);
+        }
+    }
+
+    // ---------------------------------------------------------------- logging
+
+    private void logAccess(String note) {
+        if (!ACCESS.isInfoEnabled()) {
+            return;
+        }
+        SslHandler ssl = ctx.pipeline().get(SslHandler.class);
+        String protocol = ssl == null ? "" : ssl.engine().getSession().getProtocol();
+        Long hs = client.attr(ConnectionAttributes.HANDSHAKE_NANOS).get();
+        ACCESS.atInfo()
+                .addKeyValue("listener", listener.name())
+                .addKeyValue("remote", remoteIp)
+                .addKeyValue("tls", protocol)
+                .addKeyValue("identity", identity == null ? "" : identity.displayName())
+                .addKeyValue("method", request == null ? "" : request.method().name())
+                .addKeyValue("route", route == null ? "" : route.name())
+                .addKeyValue("decision", failure == null ? "allowed" : failure.label())
+                .addKeyValue("detail", decisionText == null ? "" : decisionText)
+                .addKeyValue("status", status)
+                .addKeyValue("bytes_in", bytesIn)
+                .addKeyValue("bytes_out", bytesOut)
+                .addKeyValue("upstream", upstream == null ? "" : upstream.endpoint().toString())
+                .addKeyValue("handshake_ms", hs == null ? 0 : hs / 1_000_000.0)
+                .addKeyValue("duration_ms", (System.nanoTime() - startNanos) / 1_000_000.0)
+                .log(note == null ? "request" : note);
+    }
+
+    /** The backend of the current exchange, for tests and diagnostics. */
+    Backend currentBackend() {
+        return route == null ? null : route.backend();
+    }
+}

@@ -1,0 +1,261 @@
+package org.mtlsproxy.proxy.metrics;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.time.Duration;
+import java.util.EnumMap;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.mtlsproxy.proxy.RejectReason;
+
+/**
+ * Every meter the proxy publishes, in one place. Names and tags are a public contract (Prometheus names below):
+ * add, never rename. Tags take bounded values only: listener, route and backend names from the config, reasons
+ * from {@link RejectReason}, results, TLS protocol versions, status classes. Never an identity, path or address.
+ *
+ * <ul>
+ *   <li>{@code mtls_proxy_connections_total{listener}}, {@code mtls_proxy_connections_active{listener}}</li>
+ *   <li>{@code mtls_proxy_handshakes_total{listener,result,reason,protocol}},
+ *       {@code mtls_proxy_handshake_duration_seconds{listener,result}}</li>
+ *   <li>{@code mtls_proxy_requests_total{listener,route,status_class}},
+ *       {@code mtls_proxy_request_duration_seconds{route}}</li>
+ *   <li>{@code mtls_proxy_request_rejections_total{listener,route,reason}} (no_route, denied, bad_request,
+ *       backend_*)</li>
+ *   <li>{@code mtls_proxy_authz_decisions_total{route,result,rule}}</li>
+ *   <li>{@code mtls_proxy_backend_connections_total{backend,result,reason}},
+ *       {@code mtls_proxy_backend_connect_duration_seconds{backend}},
+ *       {@code mtls_proxy_backend_connection_reuses_total{backend}}</li>
+ * </ul>
+ *
+ * Per-listener, per-route and per-backend meters are resolved once into small holder objects, so the request path
+ * increments pre-registered counters without a registry lookup.
+ */
+public final class ProxyMetrics {
+
+    public static final String RESULT_SUCCESS = "success";
+    public static final String RESULT_FAILURE = "failure";
+
+    private final PrometheusMeterRegistry registry;
+    private final Map<String, ListenerMeters> listeners = new ConcurrentHashMap<>();
+    private final Map<String, RouteMeters> routes = new ConcurrentHashMap<>();
+    private final Map<String, BackendMeters> backends = new ConcurrentHashMap<>();
+
+    public ProxyMetrics() {
+        this.registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    }
+
+    public MeterRegistry registry() {
+        return registry;
+    }
+
+    /** Prometheus text (or OpenMetrics when {@code contentType} asks for it). */
+    public String scrape(String contentType) {
+        return registry.scrape(contentType);
+    }
+
+    public ListenerMeters listener(String name) {
+        return listeners.computeIfAbsent(name, n -> new ListenerMeters(registry, n));
+    }
+
+    public RouteMeters route(String listener, String route) {
+        return routes.computeIfAbsent(listener + '\u0000' + route, k -> new RouteMeters(registry, listener, route));
+    }
+
+    public BackendMeters backend(String name) {
+        return backends.computeIfAbsent(name, n -> new BackendMeters(registry, n));
+    }
+
+    /** Meters of one listener. */
+    public static final class ListenerMeters {
+        private final MeterRegistry registry;
+        private final String listener;
+        private final Counter connections;
+        private final AtomicInteger active = new AtomicInteger();
+        private final Map<String, Counter> handshakeOk = new ConcurrentHashMap<>();
+        private final Map<RejectReason, Counter> handshakeFailed = new EnumMap<>(RejectReason.class);
+        private final Map<RejectReason, Counter> rejections = new EnumMap<>(RejectReason.class);
+        private final Timer handshakeOkTimer;
+        private final Timer handshakeFailedTimer;
+
+        ListenerMeters(MeterRegistry registry, String listener) {
+            this.registry = registry;
+            this.listener = listener;
+            this.connections = Counter.builder("mtls_proxy.connections")
+                    .description("Client TCP connections accepted")
+                    .tag("listener", listener).register(registry);
+            Gauge.builder("mtls_proxy.connections.active", active, AtomicInteger::get)
+                    .description("Client connections currently open")
+                    .tag("listener", listener).register(registry);
+            for (RejectReason r : RejectReason.values()) {
+                if (!r.handshake()) {
+                    rejections.put(r, Counter.builder("mtls_proxy.request.rejections")
+                            .description("Requests refused by the proxy, by reason")
+                            .tags("listener", listener, "route", "", "reason", r.label())
+                            .register(registry));
+                    continue;
+                }
+                handshakeFailed.put(r, Counter.builder("mtls_proxy.handshakes")
+                        .description("TLS handshakes with clients by outcome")
+                        .tags("listener", listener, "result", RESULT_FAILURE, "reason", r.label(), "protocol", "")
+                        .register(registry));
+            }
+            this.handshakeOkTimer = handshakeTimer(registry, listener, RESULT_SUCCESS);
+            this.handshakeFailedTimer = handshakeTimer(registry, listener, RESULT_FAILURE);
+        }
+
+        private static Timer handshakeTimer(MeterRegistry registry, String listener, String result) {
+            return Timer.builder("mtls_proxy.handshake.duration")
+                    .description("Time from TCP accept to the end of the client TLS handshake")
+                    .tags("listener", listener, "result", result)
+                    .publishPercentileHistogram()
+                    .minimumExpectedValue(Duration.ofMillis(1))
+                    .maximumExpectedValue(Duration.ofSeconds(10))
+                    .register(registry);
+        }
+
+        public void connectionOpened() {
+            connections.increment();
+            active.incrementAndGet();
+        }
+
+        public void connectionClosed() {
+            active.decrementAndGet();
+        }
+
+        public void handshakeSucceeded(String protocol, long nanos) {
+            handshakeOk.computeIfAbsent(protocol == null ? "" : protocol, p -> Counter.builder("mtls_proxy.handshakes")
+                    .description("TLS handshakes with clients by outcome")
+                    .tags("listener", listener, "result", RESULT_SUCCESS, "reason", "", "protocol", p)
+                    .register(registry)).increment();
+            handshakeOkTimer.record(nanos, java.util.concurrent.TimeUnit.NANOSECONDS);
+        }
+
+        public void handshakeFailed(RejectReason reason, long nanos) {
+            handshakeFailed.get(reason).increment();
+            handshakeFailedTimer.record(nanos, java.util.concurrent.TimeUnit.NANOSECONDS);
+        }
+
+        /** A request refused before a route was chosen (no route, malformed request). */
+        public void rejected(RejectReason reason) {
+            rejections.get(reason).increment();
+        }
+    }
+
+    /** Meters of one route on one listener. */
+    public static final class RouteMeters {
+        private final Counter[] byStatusClass = new Counter[6];
+        private final Timer duration;
+        private final Map<RejectReason, Counter> rejections = new EnumMap<>(RejectReason.class);
+        private final MeterRegistry registry;
+        private final String route;
+        private final Map<String, Counter> allowedByRule = new ConcurrentHashMap<>();
+        private final Counter denied;
+
+        RouteMeters(MeterRegistry registry, String listener, String route) {
+            this.registry = registry;
+            this.route = route;
+            for (int i = 1; i <= 5; i++) {
+                byStatusClass[i] = Counter.builder("mtls_proxy.requests")
+                        .description("HTTP requests answered, by route and status class")
+                        .tags("listener", listener, "route", route, "status_class", i + "xx")
+                        .register(registry);
+            }
+            byStatusClass[0] = byStatusClass[5];
+            this.duration = Timer.builder("mtls_proxy.request.duration")
+                    .description("Time from request head received to response completed")
+                    .tags("route", route)
+                    .publishPercentileHistogram()
+                    .minimumExpectedValue(Duration.ofMillis(1))
+                    .maximumExpectedValue(Duration.ofSeconds(60))
+                    .register(registry);
+            for (RejectReason r : RejectReason.values()) {
+                if (r.handshake()) {
+                    continue;
+                }
+                rejections.put(r, Counter.builder("mtls_proxy.request.rejections")
+                        .description("Requests refused by the proxy, by reason")
+                        .tags("listener", listener, "route", route, "reason", r.label())
+                        .register(registry));
+            }
+            this.denied = Counter.builder("mtls_proxy.authz.decisions")
+                    .description("Authorization decisions by route, result and the rule that allowed")
+                    .tags("route", route, "result", "denied", "rule", "")
+                    .register(registry);
+        }
+
+        public void completed(int status, long nanos) {
+            int cls = status / 100;
+            byStatusClass[cls >= 1 && cls <= 5 ? cls : 0].increment();
+            duration.record(nanos, java.util.concurrent.TimeUnit.NANOSECONDS);
+        }
+
+        public void rejected(RejectReason reason) {
+            rejections.get(reason).increment();
+        }
+
+        public void allowed(String rule) {
+            allowedByRule.computeIfAbsent(rule, r -> Counter.builder("mtls_proxy.authz.decisions")
+                    .description("Authorization decisions by route, result and the rule that allowed")
+                    .tags("route", route, "result", "allowed", "rule", r)
+                    .register(registry)).increment();
+        }
+
+        public void denied() {
+            denied.increment();
+        }
+    }
+
+    /** Meters of one backend. */
+    public static final class BackendMeters {
+        private final Counter connected;
+        private final Map<RejectReason, Counter> failed = new EnumMap<>(RejectReason.class);
+        private final Counter reused;
+        private final Timer connectDuration;
+
+        BackendMeters(MeterRegistry registry, String backend) {
+            this.connected = Counter.builder("mtls_proxy.backend.connections")
+                    .description("New TLS connections to backends by outcome")
+                    .tags("backend", backend, "result", RESULT_SUCCESS, "reason", "")
+                    .register(registry);
+            for (RejectReason r : new RejectReason[] {RejectReason.BACKEND_CONNECT_FAILED,
+                    RejectReason.BACKEND_TLS_FAILED, RejectReason.BACKEND_TIMEOUT,
+                    RejectReason.BACKEND_PROTOCOL_ERROR}) {
+                failed.put(r, Counter.builder("mtls_proxy.backend.connections")
+                        .description("New TLS connections to backends by outcome")
+                        .tags("backend", backend, "result", RESULT_FAILURE, "reason", r.label())
+                        .register(registry));
+            }
+            this.reused = Counter.builder("mtls_proxy.backend.connection.reuses")
+                    .description("Requests sent on a pooled, already open backend connection")
+                    .tags("backend", backend).register(registry);
+            this.connectDuration = Timer.builder("mtls_proxy.backend.connect.duration")
+                    .description("TCP connect plus TLS handshake to a backend")
+                    .tags("backend", backend)
+                    .publishPercentileHistogram()
+                    .minimumExpectedValue(Duration.ofMillis(1))
+                    .maximumExpectedValue(Duration.ofSeconds(10))
+                    .register(registry);
+        }
+
+        public void connected(long nanos) {
+            connected.increment();
+            connectDuration.record(nanos, java.util.concurrent.TimeUnit.NANOSECONDS);
+        }
+
+        public void failed(RejectReason reason) {
+            Counter c = failed.get(reason);
+            if (c != null) {
+                c.increment();
+            }
+        }
+
+        public void reused() {
+            reused.increment();
+        }
+    }
+}

@@ -1,0 +1,94 @@
+package org.mtlsproxy.proxy.runtime;
+
+import static java.util.Objects.requireNonNull;
+
+import io.netty.handler.ssl.SslContext;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.mtlsproxy.config.BackendConfig;
+import org.mtlsproxy.config.ListenerConfig;
+import org.mtlsproxy.config.ProxyConfig;
+import org.mtlsproxy.config.RouteConfig;
+import org.mtlsproxy.proxy.authz.Authorizer;
+import org.mtlsproxy.proxy.metrics.ProxyMetrics;
+import org.mtlsproxy.proxy.route.RouteTable;
+import org.mtlsproxy.proxy.tls.ClientCertificateVerifier;
+import org.mtlsproxy.proxy.tls.SslContextFactory;
+import org.mtlsproxy.proxy.tls.TlsMaterialException;
+import org.mtlsproxy.proxy.transport.Transport;
+import org.mtlsproxy.proxy.upstream.Backend;
+
+/**
+ * An immutable, compiled view of one configuration: TLS contexts, route tables, authorizers and backends. Built
+ * completely (reading every file) before anything uses it, so a configuration either becomes a whole snapshot or
+ * none; a new connection reads the current snapshot once and keeps it for its lifetime.
+ */
+public final class RuntimeSnapshot {
+
+    private final ProxyConfig config;
+    private final Map<String, ListenerRuntime> listeners;
+    private final Map<String, Backend> backends;
+
+    private RuntimeSnapshot(ProxyConfig config, Map<String, ListenerRuntime> listeners, Map<String, Backend> backends) {
+        this.config = config;
+        this.listeners = listeners;
+        this.backends = backends;
+    }
+
+    /**
+     * Compiles {@code config}.
+     *
+     * @throws TlsMaterialException when a certificate, key or CRL cannot be read or used; the message names the
+     *                              file
+     */
+    public static RuntimeSnapshot build(ProxyConfig config, ProxyMetrics metrics, Transport transport)
+            throws TlsMaterialException {
+        requireNonNull(config, "config");
+        requireNonNull(metrics, "metrics");
+        Map<String, Backend> backends = new LinkedHashMap<>();
+        for (BackendConfig b : config.backends().values()) {
+            SslContext ctx = SslContextFactory.forBackend(b.tls());
+            backends.put(b.name(), new Backend(b, ctx, metrics.backend(b.name()), transport));
+        }
+        Map<String, ListenerRuntime> listeners = new LinkedHashMap<>();
+        for (ListenerConfig l : config.listeners()) {
+            ClientCertificateVerifier verifier = SslContextFactory.clientVerifier(l.tls());
+            SslContext ctx = SslContextFactory.forListener(l.tls(), verifier);
+            List<RouteTable.Entry<RouteRuntime>> entries = new ArrayList<>();
+            for (RouteConfig r : config.routes()) {
+                if (!r.listeners().isEmpty() && !r.listeners().contains(l.name())) {
+                    continue;
+                }
+                Backend backend = backends.get(r.backend());
+                if (backend == null) {
+                    throw new IllegalStateException("route " + r.name() + " names unknown backend " + r.backend());
+                }
+                RouteRuntime route = new RouteRuntime(r.name(), backend, Authorizer.compile(r.allow()),
+                        metrics.route(l.name(), r.name()));
+                entries.add(new RouteTable.Entry<>(r.host(), r.pathPrefix(), route));
+            }
+            listeners.put(l.name(), new ListenerRuntime(l, ctx, RouteTable.build(entries, RouteRuntime::name), config.identityHeader(),
+                    metrics.listener(l.name())));
+        }
+        return new RuntimeSnapshot(config, Map.copyOf(listeners), Map.copyOf(backends));
+    }
+
+    public ProxyConfig config() {
+        return config;
+    }
+
+    public ListenerRuntime listener(String name) {
+        ListenerRuntime l = listeners.get(name);
+        if (l == null) {
+            throw new IllegalArgumentException("no listener named " + name);
+        }
+        return l;
+    }
+
+    /** Closes pooled backend connections; open exchanges finish on their own. */
+    public void close() {
+        backends.values().forEach(Backend::close);
+    }
+}

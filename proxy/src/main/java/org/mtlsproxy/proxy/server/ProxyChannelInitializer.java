@@ -1,0 +1,60 @@
+package org.mtlsproxy.proxy.server;
+
+import static java.util.Objects.requireNonNull;
+
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelPipeline;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.handler.codec.http.HttpDecoderConfig;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.ssl.SslHandler;
+import io.netty.handler.timeout.IdleStateHandler;
+import java.util.concurrent.TimeUnit;
+import org.mtlsproxy.config.ListenerConfig;
+import org.mtlsproxy.proxy.http.ProxyHandler;
+import org.mtlsproxy.proxy.runtime.ListenerRuntime;
+
+/**
+ * The pipeline of a client connection, as a table of contents:
+ * <pre>
+ * "tls"        SslHandler: BoringSSL, client certificate REQUIRED and verified (chain, validity, EKU, CRL)
+ * "handshake"  identity into a channel attribute, or reason logged + counted + close; then removes itself
+ * "http-codec" HTTP/1.1 with the listener's line and header limits
+ * "idle"       closes keep-alive connections idle longer than http.idle-timeout
+ * "proxy"      route, authorize, sanitize, forward, stream back
+ * </pre>
+ * The listener's compiled state is read from the current snapshot once, when the connection is accepted.
+ */
+final class ProxyChannelInitializer extends ChannelInitializer<SocketChannel> {
+
+    private final SnapshotHolder snapshots;
+    private final String listenerName;
+
+    ProxyChannelInitializer(SnapshotHolder snapshots, String listenerName) {
+        this.snapshots = requireNonNull(snapshots, "snapshots");
+        this.listenerName = requireNonNull(listenerName, "listenerName");
+    }
+
+    @Override
+    protected void initChannel(SocketChannel ch) {
+        ListenerRuntime listener = snapshots.get().listener(listenerName);
+        ListenerConfig config = listener.config();
+        listener.meters().connectionOpened();
+        ch.closeFuture().addListener(f -> listener.meters().connectionClosed());
+
+        SslHandler tls = listener.sslContext().newHandler(ch.alloc());
+        tls.setHandshakeTimeoutMillis(config.tls().handshakeTimeout().toMillis());
+
+        ChannelPipeline p = ch.pipeline();
+        p.addLast("tls", tls);
+        p.addLast("handshake", new HandshakeHandler(listener.name(), listener.meters()));
+        p.addLast("http-codec", new HttpServerCodec(new HttpDecoderConfig()
+                .setMaxInitialLineLength(config.http().maxInitialLineLength())
+                .setMaxHeaderSize(config.http().maxHeaderSize())
+                .setMaxChunkSize(65536)
+                .setStrictLineParsing(true)
+                .setUseRfc9112TransferEncoding(true)));
+        p.addLast("idle", new IdleStateHandler(0, 0, config.http().idleTimeout().toMillis(), TimeUnit.MILLISECONDS));
+        p.addLast("proxy", new ProxyHandler(listener));
+    }
+}

@@ -1,0 +1,155 @@
+package org.mtlsproxy.proxy.server;
+
+import static java.util.Objects.requireNonNull;
+
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+import org.mtlsproxy.config.ListenerConfig;
+import org.mtlsproxy.config.ProxyConfig;
+import org.mtlsproxy.config.RouteConfig;
+import org.mtlsproxy.proxy.admin.AdminServer;
+import org.mtlsproxy.proxy.metrics.ProxyMetrics;
+import org.mtlsproxy.proxy.runtime.RuntimeSnapshot;
+import org.mtlsproxy.proxy.tls.SslContextFactory;
+import org.mtlsproxy.proxy.tls.TlsMaterialException;
+import org.mtlsproxy.proxy.transport.Transport;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A running proxy: its listeners, its event loops, the current snapshot and the admin server. Start it with
+ * {@link #start}; {@link #close} stops accepting and shuts the event loops down.
+ */
+public final class ProxyServer implements AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(ProxyServer.class);
+
+    private final Transport transport;
+    private final EventLoopGroup group;
+    private final SnapshotHolder snapshots;
+    private final ProxyMetrics metrics;
+    private final Map<String, Channel> listeners = new LinkedHashMap<>();
+    private AdminServer admin;
+
+    private ProxyServer(Transport transport, EventLoopGroup group, SnapshotHolder snapshots, ProxyMetrics metrics) {
+        this.transport = transport;
+        this.group = group;
+        this.snapshots = snapshots;
+        this.metrics = metrics;
+    }
+
+    /**
+     * Compiles {@code config}, binds every listener and the admin port, and returns the running proxy.
+     *
+     * @throws TlsMaterialException when certificates or keys cannot be used
+     * @throws StartupException     when a port cannot be bound (the message names the listener and address)
+     */
+    public static ProxyServer start(ProxyConfig config, ProxyMetrics metrics) throws TlsMaterialException {
+        requireNonNull(config, "config");
+        requireNonNull(metrics, "metrics");
+        Transport transport = Transport.best();
+        RuntimeSnapshot snapshot = RuntimeSnapshot.build(config, metrics, transport);
+        int threads = Integer.getInteger("mtls-proxy.io-threads", Runtime.getRuntime().availableProcessors());
+        EventLoopGroup group = transport.newGroup(threads, "mtls-proxy-io");
+        ProxyServer server = new ProxyServer(transport, group, new SnapshotHolder(snapshot), metrics);
+        try {
+            server.bindAll(config);
+            if (config.admin().enabled()) {
+                server.admin = AdminServer.start(config.admin().bind(), metrics, transport, server::isReady);
+            }
+        } catch (RuntimeException e) {
+            server.close();
+            throw e;
+        }
+        return server;
+    }
+
+    private void bindAll(ProxyConfig config) {
+        String provider = SslContextFactory.providerDescription();
+        for (ListenerConfig l : config.listeners()) {
+            ServerBootstrap b = new ServerBootstrap()
+                    .group(group)
+                    .channel(transport.serverChannel())
+                    .option(ChannelOption.SO_BACKLOG, 1024)
+                    .option(ChannelOption.SO_REUSEADDR, true)
+                    .childOption(ChannelOption.TCP_NODELAY, true)
+                    .childOption(ChannelOption.SO_KEEPALIVE, true)
+                    .childHandler(new ProxyChannelInitializer(snapshots, l.name()));
+            ChannelFuture f = b.bind(l.bind().host(), l.bind().port()).awaitUninterruptibly();
+            if (!f.isSuccess()) {
+                throw new StartupException("listener " + l.name() + ": cannot bind " + l.bind() + ": "
+                        + f.cause().getMessage(), f.cause());
+            }
+            listeners.put(l.name(), f.channel());
+            List<String> routes = config.routes().stream()
+                    .filter(r -> r.listeners().isEmpty() || r.listeners().contains(l.name()))
+                    .map(RouteConfig::name).collect(Collectors.toList());
+            LOG.info("listening listener={} bind={} tls={} transport={} routes={}", l.name(),
+                    f.channel().localAddress(), provider, transport.name().toLowerCase(java.util.Locale.ROOT),
+                    routes);
+        }
+    }
+
+    /** True while every listener is bound and open. */
+    public boolean isReady() {
+        return !listeners.isEmpty() && listeners.values().stream().allMatch(Channel::isActive);
+    }
+
+    /** The bound address of a listener (useful with port 0). */
+    public InetSocketAddress address(String listener) {
+        Channel ch = listeners.get(listener);
+        if (ch == null) {
+            throw new IllegalArgumentException("no listener named " + listener);
+        }
+        return (InetSocketAddress) ch.localAddress();
+    }
+
+    public int port(String listener) {
+        return address(listener).getPort();
+    }
+
+    /** The admin server's bound port, or -1 when disabled. */
+    public int adminPort() {
+        return admin == null ? -1 : admin.port();
+    }
+
+    public ProxyMetrics metrics() {
+        return metrics;
+    }
+
+    public RuntimeSnapshot snapshot() {
+        return snapshots.get();
+    }
+
+    @Override
+    public void close() {
+        List<ChannelFuture> closing = new ArrayList<>();
+        for (Channel ch : listeners.values()) {
+            closing.add(ch.close());
+        }
+        closing.forEach(ChannelFuture::awaitUninterruptibly);
+        if (admin != null) {
+            admin.close();
+        }
+        snapshots.get().close();
+        group.shutdownGracefully(0, 5, TimeUnit.SECONDS).awaitUninterruptibly(10, TimeUnit.SECONDS);
+        LOG.info("stopped");
+    }
+
+    /** A listener could not be started. */
+    public static final class StartupException extends RuntimeException {
+        public StartupException(String message, Throwable cause) {
+            super(message, cause);
+        }
+    }
+}

@@ -1,0 +1,139 @@
+package org.mtlsproxy.proxy.tls;
+
+import io.netty.handler.ssl.ClientAuth;
+import io.netty.handler.ssl.OpenSsl;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslContextBuilder;
+import io.netty.handler.ssl.SslProvider;
+import io.netty.handler.ssl.SupportedCipherSuiteFilter;
+import java.nio.file.Path;
+import java.security.PrivateKey;
+import java.security.cert.X509CRL;
+import java.security.cert.X509Certificate;
+import java.util.ArrayList;
+import java.util.List;
+import javax.net.ssl.SSLException;
+import org.mtlsproxy.config.BackendTlsConfig;
+import org.mtlsproxy.config.PemFiles;
+import org.mtlsproxy.config.ServerTlsConfig;
+import org.mtlsproxy.config.TrustBundleConfig;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The only place that turns TLS configuration into Netty {@link SslContext}s. Secure settings are the defaults:
+ * client certificates required on listeners, backend certificates verified with hostname checks, BoringSSL when
+ * it loads.
+ */
+public final class SslContextFactory {
+
+    private static final Logger LOG = LoggerFactory.getLogger(SslContextFactory.class);
+    private static volatile boolean warnedJdk;
+
+    private SslContextFactory() {
+    }
+
+    /** BoringSSL through netty-tcnative when available, else the JDK provider (with one loud warning). */
+    public static SslProvider provider() {
+        if (OpenSsl.isAvailable()) {
+            return SslProvider.OPENSSL;
+        }
+        if (!warnedJdk) {
+            warnedJdk = true;
+            LOG.warn("BoringSSL (netty-tcnative) is unavailable, falling back to the JDK TLS provider: slower, "
+                    + "same security checks. cause={}", String.valueOf(OpenSsl.unavailabilityCause()));
+        }
+        return SslProvider.JDK;
+    }
+
+    /** A human description of the TLS provider in use, for the start-up log. */
+    public static String providerDescription() {
+        if (OpenSsl.isAvailable()) {
+            return "OPENSSL (" + OpenSsl.versionString() + ")";
+        }
+        return "JDK (" + System.getProperty("java.version") + ")";
+    }
+
+    /** The server context of a listener: its chain, client auth REQUIRED, verified by {@code verifier}. */
+    public static SslContext forListener(ServerTlsConfig tls, ClientCertificateVerifier verifier)
+            throws TlsMaterialException {
+        PrivateKey key = readKey(tls.privateKey());
+        List<X509Certificate> chain = readCertificates(tls.certificateChain());
+        try {
+            SslContextBuilder builder = SslContextBuilder.forServer(key, chain)
+                    .sslProvider(provider())
+                    .clientAuth(ClientAuth.REQUIRE)
+                    .trustManager(verifier)
+                    .protocols(tls.protocols())
+                    .sessionCacheSize(20_480)
+                    .sessionTimeout(300);
+            if (!tls.ciphers().isEmpty()) {
+                builder.ciphers(tls.ciphers(), SupportedCipherSuiteFilter.INSTANCE);
+            }
+            return builder.build();
+        } catch (SSLException | RuntimeException e) {
+            throw new TlsMaterialException("cannot build the listener TLS context from "
+                    + tls.certificateChain() + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** The verifier of a listener's client certificates, from its trust bundles and CRL files. */
+    public static ClientCertificateVerifier clientVerifier(ServerTlsConfig tls) throws TlsMaterialException {
+        List<TrustBundle> bundles = new ArrayList<>();
+        for (TrustBundleConfig b : tls.clientTrust()) {
+            List<X509CRL> crls = new ArrayList<>();
+            for (Path crl : b.crls()) {
+                try {
+                    crls.addAll(PemFiles.readCrls(crl));
+                } catch (Exception e) {
+                    throw new TlsMaterialException("cannot read CRL " + crl + ": " + e.getMessage(), e);
+                }
+            }
+            bundles.add(new TrustBundle(b.name(), readCertificates(b.caBundle()), crls));
+        }
+        return new ClientCertificateVerifier(bundles, tls.verifyDepth());
+    }
+
+    /**
+     * The client context towards a backend: verifies the backend chain against its CA bundle and, through Netty's
+     * endpoint identification, its DNS/IP SAN against the server name given to {@code newHandler}.
+     */
+    public static SslContext forBackend(BackendTlsConfig tls) throws TlsMaterialException {
+        List<X509Certificate> cas = readCertificates(tls.caBundle());
+        try {
+            SslContextBuilder builder = SslContextBuilder.forClient()
+                    .sslProvider(provider())
+                    .trustManager(cas)
+                    .endpointIdentificationAlgorithm("HTTPS")
+                    .protocols(tls.protocols());
+            if (tls.certificateChain().isPresent() && tls.privateKey().isPresent()) {
+                builder.keyManager(readKey(tls.privateKey().get()), readCertificates(tls.certificateChain().get()));
+            }
+            return builder.build();
+        } catch (SSLException | RuntimeException e) {
+            throw new TlsMaterialException("cannot build the backend TLS context: " + e.getMessage(), e);
+        }
+    }
+
+    static List<X509Certificate> readCertificates(Path file) throws TlsMaterialException {
+        try {
+            List<X509Certificate> certs = PemFiles.readCertificates(file);
+            if (certs.isEmpty()) {
+                throw new TlsMaterialException("no certificate in " + file, null);
+            }
+            return certs;
+        } catch (TlsMaterialException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new TlsMaterialException("cannot read certificates from " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    static PrivateKey readKey(Path file) throws TlsMaterialException {
+        try {
+            return PemFiles.readPrivateKey(file);
+        } catch (Exception e) {
+            throw new TlsMaterialException("cannot read private key " + file + ": " + e.getMessage(), e);
+        }
+    }
+}
