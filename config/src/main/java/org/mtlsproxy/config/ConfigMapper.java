@@ -88,7 +88,9 @@ final class ConfigMapper {
                 .forEach((name, b) -> backends.put(name, backend(name, b)));
         IdentityHeaderConfig identityHeader = identityHeader(node.child("identity-header"));
         AdminConfig admin = admin(node.child("admin"));
-        return node.build(before, () -> new ProxyConfig(listeners, routes, backends, identityHeader, admin, source));
+        ShutdownConfig shutdown = shutdown(node.child("shutdown"));
+        return node.build(before,
+                () -> new ProxyConfig(listeners, routes, backends, identityHeader, admin, shutdown, source));
     }
 
     private ListenerConfig listener(ConfigNode node) {
@@ -317,6 +319,15 @@ final class ConfigMapper {
             return null;
         }
         return written.toLowerCase(Locale.ROOT);
+    }
+
+    private ShutdownConfig shutdown(ConfigNode node) {
+        if (node == null) {
+            return null;
+        }
+        int before = problems.count();
+        Duration drainTimeout = node.duration("drain-timeout");
+        return node.build(before, () -> new ShutdownConfig(drainTimeout));
     }
 
     private AdminConfig admin(ConfigNode node) {

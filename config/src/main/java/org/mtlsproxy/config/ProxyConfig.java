@@ -14,6 +14,7 @@ import java.util.Optional;
  * @param backends       upstream services by name
  * @param identityHeader how the verified client identity is passed to backends
  * @param admin          the admin (metrics/health) listener
+ * @param shutdown       how the process drains on SIGTERM
  * @param source         a human description of where this config came from (file path or "embedded")
  */
 public record ProxyConfig(
@@ -22,6 +23,7 @@ public record ProxyConfig(
         Map<String, BackendConfig> backends,
         IdentityHeaderConfig identityHeader,
         AdminConfig admin,
+        ShutdownConfig shutdown,
         String source) {
 
     public ProxyConfig {
@@ -30,6 +32,7 @@ public record ProxyConfig(
         backends = Map.copyOf(requireNonNull(backends, "backends"));
         requireNonNull(identityHeader, "identityHeader");
         requireNonNull(admin, "admin");
+        requireNonNull(shutdown, "shutdown");
         requireNonNull(source, "source");
     }
 

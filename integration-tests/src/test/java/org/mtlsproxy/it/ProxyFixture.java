@@ -43,6 +43,10 @@ final class ProxyFixture implements AutoCloseable {
         return server.adminPort();
     }
 
+    ProxyServer server() {
+        return server;
+    }
+
     Path configFile() {
         return configFile;
     }

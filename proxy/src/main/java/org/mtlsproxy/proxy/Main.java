@@ -42,6 +42,10 @@ public final class Main implements Callable<Integer> {
             description = "The HOCON config file (default: -Dconfig.file).")
     Path config;
 
+    @Option(names = "--log-format", paramLabel = "FORMAT", defaultValue = "${env:MTLS_PROXY_LOG_FORMAT:-json}",
+            description = "Log format on stdout: json (one object per line) or text (default: ${DEFAULT-VALUE}).")
+    Logging.Format logFormat;
+
     @Spec
     CommandLine.Model.CommandSpec spec;
 
@@ -55,6 +59,7 @@ public final class Main implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        Logging.use(logFormat);
         return runProxy(config, spec.commandLine().getErr());
     }
 
@@ -91,25 +96,29 @@ public final class Main implements Callable<Integer> {
             return EXIT_CONFIG;
         }
         Logger log = LoggerFactory.getLogger(Main.class);
-        log.info("starting mtls-proxy version={} config={} tls={}", Version.version(), file,
-                SslContextFactory.providerDescription());
+        log.atInfo().addKeyValue("version", Version.version()).addKeyValue("config", file.toString())
+                .addKeyValue("tls", SslContextFactory.providerDescription()).log("starting");
         ProxyServer server;
         try {
-            server = ProxyServer.start(config, new ProxyMetrics());
+            server = ProxyServer.start(config, new ProxyMetrics().withProcessMeters());
         } catch (TlsMaterialException | ProxyServer.StartupException e) {
             err.println("cannot start: " + e.getMessage());
             err.flush();
             return EXIT_RUNTIME;
         }
-        CountDownLatch stopped = new CountDownLatch(1);
+        // SIGTERM/SIGINT run shutdown hooks: drain there, then end the JVM with the drain's verdict (halt is the
+        // one way a hook can set the exit status: 0 drained, 1 timed out).
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            log.info("shutting down");
+            log.info("shutdown requested");
+            boolean drained = server.drain(config.shutdown().drainTimeout());
             server.close();
-            stopped.countDown();
+            log.atInfo().addKeyValue("exit_status", drained ? 0 : EXIT_RUNTIME).log("exiting");
+            Logging.flush();
+            Runtime.getRuntime().halt(drained ? 0 : EXIT_RUNTIME);
         }, "mtls-proxy-shutdown"));
-        log.info("ready admin_port={}", server.adminPort());
+        log.atInfo().addKeyValue("admin_port", server.adminPort()).log("ready");
         try {
-            stopped.await();
+            new CountDownLatch(1).await();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
@@ -122,11 +131,17 @@ public final class Main implements Callable<Integer> {
                 description = "The HOCON config file (default: -Dconfig.file).")
         Path config;
 
+        @Option(names = "--log-format", paramLabel = "FORMAT",
+                defaultValue = "${env:MTLS_PROXY_LOG_FORMAT:-json}",
+                description = "Log format on stdout: json (one object per line) or text (default: ${DEFAULT-VALUE}).")
+        Logging.Format logFormat;
+
         @Spec
         CommandLine.Model.CommandSpec spec;
 
         @Override
         public Integer call() {
+            Logging.use(logFormat);
             return runProxy(config, spec.commandLine().getErr());
         }
     }
@@ -184,6 +199,10 @@ public final class Main implements Callable<Integer> {
                 description = "Directory for the certificates and proxy.conf (default: a new temp directory).")
         Path dir;
 
+        @Option(names = "--log-format", paramLabel = "FORMAT", defaultValue = "text",
+                description = "Log format on stdout: json or text (default: ${DEFAULT-VALUE}).")
+        Logging.Format logFormat;
+
         @Option(names = "--check-and-exit",
                 description = "Run the three demo requests, print the outcome and exit (0 when as expected).")
         boolean checkAndExit;
@@ -193,6 +212,7 @@ public final class Main implements Callable<Integer> {
 
         @Override
         public Integer call() throws Exception {
+            Logging.use(logFormat);
             PrintWriter err = spec.commandLine().getErr();
             HostPort proxyBind;
             HostPort admin;

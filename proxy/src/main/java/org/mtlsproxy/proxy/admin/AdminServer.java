@@ -25,6 +25,7 @@ import io.netty.handler.codec.http.QueryStringDecoder;
 import java.net.InetSocketAddress;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
 import org.mtlsproxy.config.HostPort;
 import org.mtlsproxy.proxy.metrics.ProxyMetrics;
 import org.mtlsproxy.proxy.server.ProxyServer.StartupException;
@@ -33,7 +34,8 @@ import org.mtlsproxy.proxy.transport.Transport;
 /**
  * Plain-HTTP admin endpoints on their own single event loop, so a flooded data plane cannot starve them:
  * {@code GET /metrics} (Prometheus text, or OpenMetrics when the Accept header asks), {@code GET /healthz} (the
- * process is alive) and {@code GET /readyz} (every listener bound).
+ * process is alive), {@code GET /readyz} (every listener bound, not draining: else 503) and {@code GET /config}
+ * (the effective configuration as JSON; file paths only, never key material). They write no access log.
  */
 public final class AdminServer implements AutoCloseable {
 
@@ -45,7 +47,8 @@ public final class AdminServer implements AutoCloseable {
         this.channel = channel;
     }
 
-    public static AdminServer start(HostPort bind, ProxyMetrics metrics, Transport transport, BooleanSupplier ready) {
+    public static AdminServer start(HostPort bind, ProxyMetrics metrics, Transport transport, BooleanSupplier ready,
+            Supplier<String> effectiveConfig) {
         requireNonNull(bind, "bind");
         EventLoopGroup group = transport.newGroup(1, "mtls-proxy-admin");
         ServerBootstrap b = new ServerBootstrap()
@@ -56,7 +59,7 @@ public final class AdminServer implements AutoCloseable {
                     protected void initChannel(SocketChannel ch) {
                         ch.pipeline().addLast("http-codec", new HttpServerCodec());
                         ch.pipeline().addLast("aggregate", new HttpObjectAggregator(8192));
-                        ch.pipeline().addLast("admin", new Handler(metrics, ready));
+                        ch.pipeline().addLast("admin", new Handler(metrics, ready, effectiveConfig));
                     }
                 });
         ChannelFuture f = b.bind(bind.host(), bind.port()).awaitUninterruptibly();
@@ -80,10 +83,12 @@ public final class AdminServer implements AutoCloseable {
     private static final class Handler extends SimpleChannelInboundHandler<FullHttpRequest> {
         private final ProxyMetrics metrics;
         private final BooleanSupplier ready;
+        private final Supplier<String> effectiveConfig;
 
-        Handler(ProxyMetrics metrics, BooleanSupplier ready) {
+        Handler(ProxyMetrics metrics, BooleanSupplier ready, Supplier<String> effectiveConfig) {
             this.metrics = metrics;
             this.ready = ready;
+            this.effectiveConfig = effectiveConfig;
         }
 
         @Override
@@ -106,6 +111,8 @@ public final class AdminServer implements AutoCloseable {
                             : "text/plain; version=0.0.4; charset=utf-8";
                     respond(ctx, req, HttpResponseStatus.OK, contentType, metrics.scrape(contentType));
                 }
+                case "/config" -> respond(ctx, req, HttpResponseStatus.OK, "application/json; charset=utf-8",
+                        effectiveConfig.get());
                 case "/healthz" -> respond(ctx, req, HttpResponseStatus.OK, "text/plain", "ok\n");
                 case "/readyz" -> {
                     boolean ok = ready.getAsBoolean();

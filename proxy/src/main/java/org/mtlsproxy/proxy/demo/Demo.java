@@ -99,7 +99,7 @@ public final class Demo implements AutoCloseable {
         ProxyConfig config = ConfigLoader.load(conf);
         ProxyServer proxy;
         try {
-            proxy = ProxyServer.start(config, new ProxyMetrics());
+            proxy = ProxyServer.start(config, new ProxyMetrics().withProcessMeters());
         } catch (RuntimeException e) {
             backend.close();
             throw e;

@@ -84,6 +84,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
     private String xfcc;
     private String remoteIp;
     private boolean closing;
+    private boolean draining;
 
     // The current exchange.
     private State state = State.IDLE;
@@ -181,7 +182,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
         startNanos = System.nanoTime();
         request = req;
         http10 = req.protocolVersion().minorVersion() == 0;
-        clientKeepAlive = HttpUtil.isKeepAlive(req);
+        clientKeepAlive = !draining && HttpUtil.isKeepAlive(req);
         requestHasBody = HttpUtil.isTransferEncodingChunked(req) || HttpUtil.getContentLength(req, 0L) > 0;
 
         if (req.decoderResult().isFailure()) {
@@ -233,12 +234,11 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
         }
         if (authority != null) {
             headers.set(HttpHeaderNames.HOST, authority);
-        } else if (hosts.isEmpty()) {
-            authority = null;
-        } else {
+        } else if (!hosts.isEmpty()) {
             authority = hosts.get(0);
         }
-        String host = hostOf(authority);
+        // HTTP/1.0 without Host: route by the TLS SNI name the client asked for.
+        String host = authority != null ? hostOf(authority) : sniHost();
         if (host != null && host.isEmpty()) {
             rejectLocally(HttpResponseStatus.BAD_REQUEST, RejectReason.BAD_REQUEST, "invalid Host header");
             return;
@@ -286,6 +286,18 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
         state = State.CONNECTING;
         updateClientReading();
         r.backend().acquire(client.eventLoop(), false, this);
+    }
+
+    private String sniHost() {
+        SslHandler ssl = ctx.pipeline().get(SslHandler.class);
+        if (ssl != null && ssl.engine().getSession() instanceof javax.net.ssl.ExtendedSSLSession session) {
+            for (javax.net.ssl.SNIServerName name : session.getRequestedServerNames()) {
+                if (name instanceof javax.net.ssl.SNIHostName h) {
+                    return h.getAsciiName().toLowerCase(java.util.Locale.ROOT);
+                }
+            }
+        }
+        return null;
     }
 
     /** The host part of a Host value, lower-cased, without port; null when absent; "" when malformed. */
@@ -377,6 +389,15 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
             }
             return;
         }
+        if (evt instanceof DrainEvent) {
+            // Shutting down: finish the current exchange (its response says Connection: close), take no other.
+            draining = true;
+            clientKeepAlive = false;
+            if (!exchangeActive) {
+                closeClient();
+            }
+            return;
+        }
         ctx.fireUserEventTriggered(evt);
     }
 
@@ -441,8 +462,12 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
         if (closing || state != State.CONNECTING) {
             return;
         }
-        LOG.warn("backend unavailable backend={} route={} reason={} cause={}", route.backend().name(), route.name(),
-                reason.label(), String.valueOf(cause));
+        LOG.atWarn()
+                .addKeyValue("backend", route.backend().name())
+                .addKeyValue("route", route.name())
+                .addKeyValue("reason", reason.label())
+                .addKeyValue("cause", String.valueOf(cause))
+                .log("backend unavailable");
         failExchange(reason, reason == RejectReason.BACKEND_TIMEOUT
                 ? HttpResponseStatus.GATEWAY_TIMEOUT : HttpResponseStatus.BAD_GATEWAY);
     }
@@ -552,8 +577,11 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
         u.backend().release(u, false);
         cancelResponseTimeout();
         if (responseStarted) {
-            LOG.warn("backend closed mid-response backend={} route={} cause={}", u.backend().name(), route.name(),
-                    String.valueOf(cause));
+            LOG.atWarn()
+                    .addKeyValue("backend", u.backend().name())
+                    .addKeyValue("route", route.name())
+                    .addKeyValue("cause", String.valueOf(cause))
+                    .log("backend closed the connection mid-response");
             failure = RejectReason.BACKEND_PROTOCOL_ERROR;
             closeClient();
             return;
@@ -567,8 +595,11 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
             pending.addFirst(LastHttpContent.EMPTY_LAST_CONTENT);
             return;
         }
-        LOG.warn("backend failed before responding backend={} route={} cause={}", u.backend().name(), route.name(),
-                String.valueOf(cause));
+        LOG.atWarn()
+                .addKeyValue("backend", u.backend().name())
+                .addKeyValue("route", route.name())
+                .addKeyValue("cause", String.valueOf(cause))
+                .log("backend failed before responding");
         failExchange(RejectReason.BACKEND_PROTOCOL_ERROR, HttpResponseStatus.BAD_GATEWAY);
     }
 
@@ -585,8 +616,11 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
                 BackendConnection u = upstream;
                 upstream = null;
                 u.backend().release(u, false);
-                LOG.warn("backend response timeout backend={} route={} after={}ms", u.backend().name(),
-                        route.name(), millis);
+                LOG.atWarn()
+                        .addKeyValue("backend", u.backend().name())
+                        .addKeyValue("route", route.name())
+                        .addKeyValue("timeout_ms", millis)
+                        .log("backend response timeout");
                 failExchange(RejectReason.BACKEND_TIMEOUT, HttpResponseStatus.GATEWAY_TIMEOUT);
             }
         }, millis, TimeUnit.MILLISECONDS);
@@ -735,16 +769,19 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
     // ---------------------------------------------------------------- logging
 
     private void logAccess(String note) {
+        listener.meters().bytes(bytesIn, bytesOut);
         if (!ACCESS.isInfoEnabled()) {
             return;
         }
         SslHandler ssl = ctx.pipeline().get(SslHandler.class);
         String protocol = ssl == null ? "" : ssl.engine().getSession().getProtocol();
+        String cipher = ssl == null ? "" : ssl.engine().getSession().getCipherSuite();
         Long hs = client.attr(ConnectionAttributes.HANDSHAKE_NANOS).get();
         ACCESS.atInfo()
                 .addKeyValue("listener", listener.name())
                 .addKeyValue("remote", remoteIp)
                 .addKeyValue("tls", protocol)
+                .addKeyValue("cipher", cipher)
                 .addKeyValue("identity", identity == null ? "" : identity.displayName())
                 .addKeyValue("method", request == null ? "" : request.method().name())
                 .addKeyValue("route", route == null ? "" : route.name())

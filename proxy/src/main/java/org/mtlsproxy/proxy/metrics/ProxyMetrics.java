@@ -1,6 +1,17 @@
 package org.mtlsproxy.proxy.metrics;
 
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.binder.jvm.ClassLoaderMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.netty4.NettyAllocatorMetrics;
+import io.micrometer.core.instrument.binder.system.FileDescriptorMetrics;
+import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
+import io.micrometer.core.instrument.binder.system.UptimeMetrics;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.ByteBufAllocatorMetricProvider;
+import java.security.cert.X509Certificate;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
@@ -27,6 +38,9 @@ import org.mtlsproxy.proxy.RejectReason;
  *   <li>{@code mtls_proxy_request_rejections_total{listener,route,reason}} (no_route, denied, bad_request,
  *       backend_*)</li>
  *   <li>{@code mtls_proxy_authz_decisions_total{route,result,rule}}</li>
+ *   <li>{@code mtls_proxy_bytes_total{listener,direction}}: HTTP body bytes received from and sent to clients</li>
+ *   <li>{@code mtls_proxy_certificate_expiry_seconds{kind,name,subject}}: seconds until notAfter of every
+ *       configured certificate and CA (kind: listener, client_ca, backend_ca, backend_client)</li>
  *   <li>{@code mtls_proxy_backend_connections_total{backend,result,reason}},
  *       {@code mtls_proxy_backend_connect_duration_seconds{backend}},
  *       {@code mtls_proxy_backend_connection_reuses_total{backend}}</li>
@@ -47,6 +61,37 @@ public final class ProxyMetrics {
 
     public ProxyMetrics() {
         this.registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    }
+
+    /** Adds JVM (memory, GC, threads, classes, CPU, uptime, file descriptors) and Netty allocator meters. */
+    public ProxyMetrics withProcessMeters() {
+        new JvmMemoryMetrics().bindTo(registry);
+        new JvmGcMetrics().bindTo(registry);
+        new JvmThreadMetrics().bindTo(registry);
+        new ClassLoaderMetrics().bindTo(registry);
+        new ProcessorMetrics().bindTo(registry);
+        new UptimeMetrics().bindTo(registry);
+        new FileDescriptorMetrics().bindTo(registry);
+        if (ByteBufAllocator.DEFAULT instanceof ByteBufAllocatorMetricProvider provider) {
+            new NettyAllocatorMetrics(provider).bindTo(registry);
+        }
+        return this;
+    }
+
+    /**
+     * Publishes the seconds left until {@code certificate} expires (negative once expired).
+     *
+     * @param kind listener, client_ca, backend_ca or backend_client
+     * @param name the listener, trust bundle or backend it belongs to
+     */
+    public void certificateExpiry(String kind, String name, X509Certificate certificate) {
+        long notAfterMillis = certificate.getNotAfter().getTime();
+        Gauge.builder("mtls_proxy.certificate.expiry", () -> (notAfterMillis - System.currentTimeMillis()) / 1000.0)
+                .description("Seconds until the notAfter of a configured certificate or CA")
+                .baseUnit("seconds")
+                .tags("kind", kind, "name", name, "subject", certificate.getSubjectX500Principal().getName())
+                .strongReference(true)
+                .register(registry);
     }
 
     public MeterRegistry registry() {
@@ -81,6 +126,8 @@ public final class ProxyMetrics {
         private final Map<RejectReason, Counter> rejections = new EnumMap<>(RejectReason.class);
         private final Timer handshakeOkTimer;
         private final Timer handshakeFailedTimer;
+        private final Counter bytesIn;
+        private final Counter bytesOut;
 
         ListenerMeters(MeterRegistry registry, String listener) {
             this.registry = registry;
@@ -104,6 +151,12 @@ public final class ProxyMetrics {
                         .tags("listener", listener, "result", RESULT_FAILURE, "reason", r.label(), "protocol", "")
                         .register(registry));
             }
+            this.bytesIn = Counter.builder("mtls_proxy.bytes").baseUnit("bytes")
+                    .description("HTTP body bytes received from (in) and sent to (out) clients")
+                    .tags("listener", listener, "direction", "in").register(registry);
+            this.bytesOut = Counter.builder("mtls_proxy.bytes").baseUnit("bytes")
+                    .description("HTTP body bytes received from (in) and sent to (out) clients")
+                    .tags("listener", listener, "direction", "out").register(registry);
             this.handshakeOkTimer = handshakeTimer(registry, listener, RESULT_SUCCESS);
             this.handshakeFailedTimer = handshakeTimer(registry, listener, RESULT_FAILURE);
         }
@@ -138,6 +191,16 @@ public final class ProxyMetrics {
         public void handshakeFailed(RejectReason reason, long nanos) {
             handshakeFailed.get(reason).increment();
             handshakeFailedTimer.record(nanos, java.util.concurrent.TimeUnit.NANOSECONDS);
+        }
+
+        /** Body bytes of one finished exchange. */
+        public void bytes(long in, long out) {
+            if (in > 0) {
+                bytesIn.increment(in);
+            }
+            if (out > 0) {
+                bytesOut.increment(out);
+            }
         }
 
         /** A request refused before a route was chosen (no route, malformed request). */

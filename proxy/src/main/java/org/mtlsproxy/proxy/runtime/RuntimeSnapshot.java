@@ -50,12 +50,24 @@ public final class RuntimeSnapshot {
         Map<String, Backend> backends = new LinkedHashMap<>();
         for (BackendConfig b : config.backends().values()) {
             SslContext ctx = SslContextFactory.forBackend(b.tls());
+            SslContextFactory.readCertificates(b.tls().caBundle())
+                    .forEach(c -> metrics.certificateExpiry("backend_ca", b.name(), c));
+            if (b.tls().certificateChain().isPresent()) {
+                metrics.certificateExpiry("backend_client", b.name(),
+                        SslContextFactory.readCertificates(b.tls().certificateChain().get()).get(0));
+            }
             backends.put(b.name(), new Backend(b, ctx, metrics.backend(b.name()), transport));
         }
         Map<String, ListenerRuntime> listeners = new LinkedHashMap<>();
         for (ListenerConfig l : config.listeners()) {
             ClientCertificateVerifier verifier = SslContextFactory.clientVerifier(l.tls());
             SslContext ctx = SslContextFactory.forListener(l.tls(), verifier);
+            metrics.certificateExpiry("listener", l.name(),
+                    SslContextFactory.readCertificates(l.tls().certificateChain()).get(0));
+            for (org.mtlsproxy.config.TrustBundleConfig bundle : l.tls().clientTrust()) {
+                SslContextFactory.readCertificates(bundle.caBundle())
+                        .forEach(c -> metrics.certificateExpiry("client_ca", bundle.name(), c));
+            }
             List<RouteTable.Entry<RouteRuntime>> entries = new ArrayList<>();
             for (RouteConfig r : config.routes()) {
                 if (!r.listeners().isEmpty() && !r.listeners().contains(l.name())) {

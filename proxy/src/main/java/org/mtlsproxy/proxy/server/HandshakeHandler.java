@@ -33,6 +33,8 @@ import org.slf4j.LoggerFactory;
 final class HandshakeHandler extends ChannelInboundHandlerAdapter {
 
     private static final Logger LOG = LoggerFactory.getLogger(HandshakeHandler.class);
+    /** Rejected handshakes go to the access log: one line each, like a refused request. */
+    private static final Logger ACCESS = LoggerFactory.getLogger("mtls_proxy.access");
 
     private final String listener;
     private final ListenerMeters meters;
@@ -95,11 +97,21 @@ final class HandshakeHandler extends ChannelInboundHandlerAdapter {
         if (reason == RejectReason.HANDSHAKE_ABORTED) {
             LOG.debug("handshake aborted by client listener={} remote={}", listener, ctx.channel().remoteAddress());
         } else {
-            LOG.info("handshake rejected listener={} remote={} reason={} subject={} detail={}", listener,
-                    ctx.channel().remoteAddress(), reason.label(), cert == null ? "" : cert.subject(),
-                    cert == null ? rootMessage(cause) : cert.getMessage());
+            ACCESS.atInfo()
+                    .addKeyValue("listener", listener)
+                    .addKeyValue("remote", remoteIp(ctx))
+                    .addKeyValue("decision", reason.label())
+                    .addKeyValue("subject", cert == null || cert.subject() == null ? "" : cert.subject())
+                    .addKeyValue("detail", cert == null ? rootMessage(cause) : cert.getMessage())
+                    .addKeyValue("handshake_ms", nanos / 1_000_000.0)
+                    .log("handshake rejected");
         }
         ctx.close();
+    }
+
+    private static String remoteIp(ChannelHandlerContext ctx) {
+        return ctx.channel().remoteAddress() instanceof java.net.InetSocketAddress a && a.getAddress() != null
+                ? a.getAddress().getHostAddress() : String.valueOf(ctx.channel().remoteAddress());
     }
 
     /** Maps a handshake failure to the reason vocabulary. */

@@ -4,6 +4,7 @@ import static java.util.Objects.requireNonNull;
 
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelPipeline;
+import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.codec.http.HttpServerCodec;
@@ -29,10 +30,12 @@ final class ProxyChannelInitializer extends ChannelInitializer<SocketChannel> {
 
     private final SnapshotHolder snapshots;
     private final String listenerName;
+    private final ChannelGroup clients;
 
-    ProxyChannelInitializer(SnapshotHolder snapshots, String listenerName) {
+    ProxyChannelInitializer(SnapshotHolder snapshots, String listenerName, ChannelGroup clients) {
         this.snapshots = requireNonNull(snapshots, "snapshots");
         this.listenerName = requireNonNull(listenerName, "listenerName");
+        this.clients = requireNonNull(clients, "clients");
     }
 
     @Override
@@ -40,6 +43,7 @@ final class ProxyChannelInitializer extends ChannelInitializer<SocketChannel> {
         ListenerRuntime listener = snapshots.get().listener(listenerName);
         ListenerConfig config = listener.config();
         listener.meters().connectionOpened();
+        clients.add(ch);
         ch.closeFuture().addListener(f -> listener.meters().connectionClosed());
 
         SslHandler tls = listener.sslContext().newHandler(ch.alloc());

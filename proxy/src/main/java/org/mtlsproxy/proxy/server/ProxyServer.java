@@ -7,6 +7,10 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
+import io.netty.util.concurrent.GlobalEventExecutor;
+import java.time.Duration;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -14,10 +18,12 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
+import org.mtlsproxy.config.ConfigJson;
 import org.mtlsproxy.config.ListenerConfig;
 import org.mtlsproxy.config.ProxyConfig;
 import org.mtlsproxy.config.RouteConfig;
 import org.mtlsproxy.proxy.admin.AdminServer;
+import org.mtlsproxy.proxy.http.DrainEvent;
 import org.mtlsproxy.proxy.metrics.ProxyMetrics;
 import org.mtlsproxy.proxy.runtime.RuntimeSnapshot;
 import org.mtlsproxy.proxy.tls.SslContextFactory;
@@ -39,6 +45,9 @@ public final class ProxyServer implements AutoCloseable {
     private final SnapshotHolder snapshots;
     private final ProxyMetrics metrics;
     private final Map<String, Channel> listeners = new LinkedHashMap<>();
+    /** Every open client connection, so a drain can reach them; closed channels leave by themselves. */
+    private final ChannelGroup clients = new DefaultChannelGroup("mtls-proxy-clients", GlobalEventExecutor.INSTANCE);
+    private volatile boolean draining;
     private AdminServer admin;
 
     private ProxyServer(Transport transport, EventLoopGroup group, SnapshotHolder snapshots, ProxyMetrics metrics) {
@@ -65,7 +74,8 @@ public final class ProxyServer implements AutoCloseable {
         try {
             server.bindAll(config);
             if (config.admin().enabled()) {
-                server.admin = AdminServer.start(config.admin().bind(), metrics, transport, server::isReady);
+                server.admin = AdminServer.start(config.admin().bind(), metrics, transport, server::isReady,
+                        () -> ConfigJson.render(server.snapshot().config()));
             }
         } catch (RuntimeException e) {
             server.close();
@@ -84,7 +94,7 @@ public final class ProxyServer implements AutoCloseable {
                     .option(ChannelOption.SO_REUSEADDR, true)
                     .childOption(ChannelOption.TCP_NODELAY, true)
                     .childOption(ChannelOption.SO_KEEPALIVE, true)
-                    .childHandler(new ProxyChannelInitializer(snapshots, l.name()));
+                    .childHandler(new ProxyChannelInitializer(snapshots, l.name(), clients));
             ChannelFuture f = b.bind(l.bind().host(), l.bind().port()).awaitUninterruptibly();
             if (!f.isSuccess()) {
                 throw new StartupException("listener " + l.name() + ": cannot bind " + l.bind() + ": "
@@ -94,15 +104,50 @@ public final class ProxyServer implements AutoCloseable {
             List<String> routes = config.routes().stream()
                     .filter(r -> r.listeners().isEmpty() || r.listeners().contains(l.name()))
                     .map(RouteConfig::name).collect(Collectors.toList());
-            LOG.info("listening listener={} bind={} tls={} transport={} routes={}", l.name(),
-                    f.channel().localAddress(), provider, transport.name().toLowerCase(java.util.Locale.ROOT),
-                    routes);
+            LOG.atInfo()
+                    .addKeyValue("listener", l.name())
+                    .addKeyValue("bind", f.channel().localAddress().toString())
+                    .addKeyValue("tls", provider)
+                    .addKeyValue("transport", transport.name().toLowerCase(java.util.Locale.ROOT))
+                    .addKeyValue("routes", String.join(",", routes))
+                    .log("listening");
         }
     }
 
-    /** True while every listener is bound and open. */
+    /** True while every listener is bound and open and the proxy is not draining. */
     public boolean isReady() {
-        return !listeners.isEmpty() && listeners.values().stream().allMatch(Channel::isActive);
+        return !draining && !listeners.isEmpty() && listeners.values().stream().allMatch(Channel::isActive);
+    }
+
+    /**
+     * Graceful stop, first half: report not-ready, stop accepting, close idle client connections and let busy ones
+     * finish their current exchange, waiting at most {@code timeout}.
+     *
+     * @return true when every client connection closed in time
+     */
+    public boolean drain(Duration timeout) {
+        draining = true;
+        long start = System.nanoTime();
+        LOG.atInfo().addKeyValue("connections", clients.size()).addKeyValue("timeout_ms", timeout.toMillis())
+                .log("draining: not ready, no longer accepting");
+        listeners.values().forEach(ch -> ch.close().awaitUninterruptibly());
+        for (Channel ch : clients) {
+            ch.eventLoop().execute(() -> ch.pipeline().fireUserEventTriggered(DrainEvent.INSTANCE));
+        }
+        long deadline = start + timeout.toNanos();
+        while (!clients.isEmpty() && System.nanoTime() < deadline) {
+            try {
+                Thread.sleep(20);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        boolean drained = clients.isEmpty();
+        LOG.atInfo().addKeyValue("drained", drained).addKeyValue("remaining", clients.size())
+                .addKeyValue("duration_ms", (System.nanoTime() - start) / 1_000_000)
+                .log(drained ? "drained" : "drain timeout: closing remaining connections");
+        return drained;
     }
 
     /** The bound address of a listener (useful with port 0). */
@@ -138,6 +183,7 @@ public final class ProxyServer implements AutoCloseable {
             closing.add(ch.close());
         }
         closing.forEach(ChannelFuture::awaitUninterruptibly);
+        clients.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
         if (admin != null) {
             admin.close();
         }

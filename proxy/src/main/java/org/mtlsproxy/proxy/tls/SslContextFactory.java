@@ -115,7 +115,8 @@ public final class SslContextFactory {
         }
     }
 
-    static List<X509Certificate> readCertificates(Path file) throws TlsMaterialException {
+    /** The certificates of a PEM file; at least one, else the exception names the file. */
+    public static List<X509Certificate> readCertificates(Path file) throws TlsMaterialException {
         try {
             List<X509Certificate> certs = PemFiles.readCertificates(file);
             if (certs.isEmpty()) {
