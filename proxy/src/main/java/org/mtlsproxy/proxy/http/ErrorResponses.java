@@ -21,7 +21,7 @@ final class ErrorResponses {
     private ErrorResponses() {
     }
 
-    static FullHttpResponse of(ByteBufAllocator alloc, HttpResponseStatus status, boolean keepAlive) {
+    static FullHttpResponse of(ByteBufAllocator alloc, HttpResponseStatus status, boolean keepAlive, boolean http10) {
         String body = status.code() + " " + status.reasonPhrase() + "\n";
         FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status,
                 ByteBufUtil.writeAscii(alloc, body));
@@ -30,6 +30,9 @@ final class ErrorResponses {
                 .set(HttpHeaderNames.CACHE_CONTROL, HttpHeaderValues.NO_STORE);
         if (!keepAlive) {
             r.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+        } else if (http10) {
+            // HTTP/1.0 closes by default: a keep-alive client must be told the connection stays open.
+            r.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
         }
         return r;
     }

@@ -280,6 +280,10 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
         if (authority == null) {
             headers.set(HttpHeaderNames.HOST, r.backend().config().tls().serverName());
         }
+        if (http10) {
+            // An HTTP/1.0 client cannot take 100 Continue; the expectation is ignored (RFC 9110 §10.1.1).
+            headers.remove(HttpHeaderNames.EXPECT);
+        }
         req.setUri(normalized);
         req.setProtocolVersion(HttpVersion.HTTP_1_1);
 
@@ -334,6 +338,27 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
     }
 
     private void onRequestContent(HttpContent content) {
+        if (content.decoderResult().isFailure()) {
+            // A malformed chunk: the body is truncated and the decoder discards the rest of the connection.
+            ReferenceCountUtil.release(content);
+            requestDone = true;
+            clientKeepAlive = false;
+            cancelResponseTimeout();
+            if (upstream != null) {
+                BackendConnection u = upstream;
+                upstream = null;
+                u.backend().release(u, false);
+            }
+            if (!responseStarted) {
+                failure = RejectReason.BAD_REQUEST;
+                respondWithError(HttpResponseStatus.BAD_REQUEST);
+            } else if (responseDone) {
+                maybeEndExchange();
+            } else {
+                closeClient();
+            }
+            return;
+        }
         boolean last = content instanceof LastHttpContent;
         switch (state) {
             case STREAMING -> {
@@ -342,10 +367,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
                     requestDone = true;
                     LastHttpContent trailer = (LastHttpContent) content;
                     if (!trailer.trailingHeaders().isEmpty()) {
-                        trailer.trailingHeaders().remove(listener.identityHeader().name());
-                        for (String name : listener.identityHeader().strip()) {
-                            trailer.trailingHeaders().remove(name);
-                        }
+                        Trailers.sanitize(trailer.trailingHeaders(), listener.identityHeader());
                     }
                     if (!responseStarted) {
                         scheduleResponseTimeout();
@@ -383,8 +405,13 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
         if (evt instanceof IdleStateEvent) {
-            if (!exchangeActive) {
-                LOG.debug("closing idle client connection remote={}", remoteIp);
+            // Nothing moved on the client connection for http.idle-timeout. Fine only while the backend is
+            // preparing its response (backend response-timeout covers that); otherwise the client is idle between
+            // requests, stalled mid-request (slowloris) or not reading the response, or the backend stalled
+            // mid-response: close, which also discards the backend connection.
+            if (!exchangeActive || !requestDone || responseStarted) {
+                LOG.atDebug().addKeyValue("remote", remoteIp).addKeyValue("in_exchange", exchangeActive)
+                        .log("closing idle client connection");
                 closeClient();
             }
             return;
@@ -480,6 +507,18 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
             ReferenceCountUtil.release(msg);
             return;
         }
+        if (responseDone) {
+            // Bytes after the end of the response (a second response, garbage): never forward, never pool.
+            ReferenceCountUtil.release(msg);
+            backendReusable = false;
+            return;
+        }
+        if (!(msg instanceof HttpResponse) && msg.decoderResult().isFailure()) {
+            // A malformed chunk: the response is truncated; it must not end as if complete.
+            ReferenceCountUtil.release(msg);
+            onBackendClosed(msg.decoderResult().cause());
+            return;
+        }
         if (msg instanceof HttpResponse resp) {
             onResponseHead(resp);
             return;
@@ -490,7 +529,11 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
                 if (last) {
                     interimResponse = false;
                 }
-                client.writeAndFlush(content);
+                if (http10) {
+                    ReferenceCountUtil.release(content);
+                } else {
+                    client.writeAndFlush(content);
+                }
                 return;
             }
             bytesOut += content.content().readableBytes();
@@ -519,8 +562,13 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
                 onBackendClosed(new IllegalStateException("backend switched protocols without being asked"));
                 return;
             }
-            // 100 Continue and friends: forward to HTTP/1.1 clients, then keep waiting for the final response.
+            // 100 Continue and friends: forward to HTTP/1.1 clients (RFC 9110 §15.2 forbids 1xx to HTTP/1.0
+            // ones), then keep waiting for the final response. Its empty last chunk is swallowed likewise.
             interimResponse = true;
+            if (http10) {
+                ReferenceCountUtil.release(resp);
+                return;
+            }
             HopByHop.strip(resp.headers());
             client.write(resp);
             return;
@@ -590,9 +638,9 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
             // A pooled connection the backend had already closed: the request never reached it. Retry once.
             retried = true;
             state = State.CONNECTING;
-            u.backend().acquire(client.eventLoop(), true, this);
             requestDone = false;
             pending.addFirst(LastHttpContent.EMPTY_LAST_CONTENT);
+            u.backend().acquire(client.eventLoop(), true, this);
             return;
         }
         LOG.atWarn()
@@ -673,7 +721,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
             }
             ReferenceCountUtil.release(msg);
         }
-        client.writeAndFlush(ErrorResponses.of(client.alloc(), s, clientKeepAlive))
+        client.writeAndFlush(ErrorResponses.of(client.alloc(), s, clientKeepAlive, http10))
                 .addListener(f -> onResponseWritten());
         updateClientReading();
     }
