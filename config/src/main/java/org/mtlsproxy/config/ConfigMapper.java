@@ -89,8 +89,9 @@ final class ConfigMapper {
         IdentityHeaderConfig identityHeader = identityHeader(node.child("identity-header"));
         AdminConfig admin = admin(node.child("admin"));
         ShutdownConfig shutdown = shutdown(node.child("shutdown"));
+        ReloadConfig reload = reload(node.child("reload"));
         return node.build(before,
-                () -> new ProxyConfig(listeners, routes, backends, identityHeader, admin, shutdown, source));
+                () -> new ProxyConfig(listeners, routes, backends, identityHeader, admin, shutdown, reload, source));
     }
 
     private ListenerConfig listener(ConfigNode node) {
@@ -328,6 +329,18 @@ final class ConfigMapper {
         int before = problems.count();
         Duration drainTimeout = node.duration("drain-timeout");
         return node.build(before, () -> new ShutdownConfig(drainTimeout));
+    }
+
+    private ReloadConfig reload(ConfigNode node) {
+        if (node == null) {
+            return null;
+        }
+        int before = problems.count();
+        boolean watch = node.bool("watch");
+        Duration debounce = node.duration("debounce");
+        Duration checkInterval = node.duration("check-interval");
+        Duration grace = node.duration("revoked-connection-grace");
+        return node.build(before, () -> new ReloadConfig(watch, debounce, checkInterval, grace));
     }
 
     private AdminConfig admin(ConfigNode node) {

@@ -15,6 +15,7 @@ import java.util.Optional;
  * @param identityHeader how the verified client identity is passed to backends
  * @param admin          the admin (metrics/health) listener
  * @param shutdown       how the process drains on SIGTERM
+ * @param reload         how changed files are picked up while running
  * @param source         a human description of where this config came from (file path or "embedded")
  */
 public record ProxyConfig(
@@ -24,6 +25,7 @@ public record ProxyConfig(
         IdentityHeaderConfig identityHeader,
         AdminConfig admin,
         ShutdownConfig shutdown,
+        ReloadConfig reload,
         String source) {
 
     public ProxyConfig {
@@ -33,7 +35,27 @@ public record ProxyConfig(
         requireNonNull(identityHeader, "identityHeader");
         requireNonNull(admin, "admin");
         requireNonNull(shutdown, "shutdown");
+        requireNonNull(reload, "reload");
         requireNonNull(source, "source");
+    }
+
+    /** Every file this configuration reads: certificates, keys, CA bundles and CRLs (not the config file). */
+    public java.util.Set<java.nio.file.Path> referencedFiles() {
+        java.util.Set<java.nio.file.Path> files = new java.util.LinkedHashSet<>();
+        for (ListenerConfig l : listeners) {
+            files.add(l.tls().certificateChain());
+            files.add(l.tls().privateKey());
+            for (TrustBundleConfig b : l.tls().clientTrust()) {
+                files.add(b.caBundle());
+                files.addAll(b.crls());
+            }
+        }
+        for (BackendConfig b : backends.values()) {
+            files.add(b.tls().caBundle());
+            b.tls().certificateChain().ifPresent(files::add);
+            b.tls().privateKey().ifPresent(files::add);
+        }
+        return files;
     }
 
     public Optional<ListenerConfig> listener(String name) {

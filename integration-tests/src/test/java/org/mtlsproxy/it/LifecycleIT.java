@@ -72,6 +72,28 @@ class LifecycleIT {
     }
 
     @Test
+    void sighupReloadsTheConfigFile() throws Exception {
+        try (RecordingBackend backend = RecordingBackend.start(PKI.backendServer())) {
+            int port = ProxyProcess.freePort();
+            Path conf = ProxyProcess.writeConfig(dir, port, ProxyProcess.freePort(), backend.port(),
+                    "spiffe://test.local/ns/dev/**", "mtls-proxy.reload { watch = false, check-interval = 1h }");
+            try (ProxyProcess p = ProxyProcess.start("run", "--config", conf.toString())) {
+                assertThat(p.awaitServing(port, "/before", Duration.ofSeconds(60)).status()).isEqualTo(403);
+                java.nio.file.Files.writeString(conf, java.nio.file.Files.readString(conf)
+                        .replace("spiffe://test.local/ns/dev/**", TestPki.GOOD_CLIENT_SPIFFE_ID));
+
+                p.hangup();
+
+                p.awaitLine(l -> l.contains("\"message\":\"reloaded\"") && l.contains("\"trigger\":\"SIGHUP\""),
+                        Duration.ofSeconds(20));
+                try (TestHttpClient client = ProxyProcess.client(port)) {
+                    assertThat(client.get("/after").status()).isEqualTo(200);
+                }
+            }
+        }
+    }
+
+    @Test
     void drainTimeoutCutsOffSlowRequestsAndExitsNonZero() throws Exception {
         try (RecordingBackend backend = RecordingBackend.start(PKI.backendServer())) {
             int port = ProxyProcess.freePort();
@@ -124,6 +146,7 @@ class LifecycleIT {
                 assertThat(allowed.get("cipher").asString()).isNotEmpty();
                 assertThat(allowed.get("identity").asString()).isEqualTo(TestPki.GOOD_CLIENT_SPIFFE_ID);
                 assertThat(allowed.get("route").asString()).isEqualTo("all");
+                assertThat(allowed.get("path").asString()).isEqualTo("/logged");
                 assertThat(allowed.get("decision").asString()).isEqualTo("allowed");
                 assertThat(allowed.get("upstream").asString()).isEqualTo("127.0.0.1:" + backend.port());
                 assertThat(allowed.get("bytes_out").asLong()).isPositive();
@@ -141,8 +164,8 @@ class LifecycleIT {
                         l -> l.contains("\"message\":\"handshake rejected\""), Duration.ofSeconds(10)));
                 assertThat(rejected.get("decision").asString()).isEqualTo("expired");
                 assertThat(rejected.get("subject").asString()).contains("CN=orders");
-                // Never key material or a whole certificate in a log line.
-                assertThat(p.lines()).noneMatch(l -> l.contains("BEGIN"));
+                // Never key material, a whole certificate or a query string in a log line.
+                assertThat(p.lines()).noneMatch(l -> l.contains("BEGIN")).noneMatch(l -> l.contains("x=1"));
             }
         }
     }

@@ -70,6 +70,10 @@ final class ProxyFixture implements AutoCloseable {
         return c == null ? 0 : c.count();
     }
 
+    double reloads(String result) {
+        return counter("mtls_proxy.config.reloads", "result", result);
+    }
+
     double handshakeFailures(String reason) {
         return counter("mtls_proxy.handshakes", "listener", LISTENER, "result", "failure", "reason", reason);
     }
@@ -84,6 +88,8 @@ final class ProxyFixture implements AutoCloseable {
         private final List<String> routes = new ArrayList<>();
         private final List<String> extra = new ArrayList<>();
         private String clientCrls;
+        private Path listenerChain;
+        private Path listenerKey;
 
         /** A backend verified against the test backend root, named {@code name}, at 127.0.0.1:{@code port}. */
         Builder backend(String name, int... ports) {
@@ -128,6 +134,13 @@ final class ProxyFixture implements AutoCloseable {
             return this;
         }
 
+        /** Serves this certificate chain and key instead of the test PKI's proxy server certificate. */
+        Builder listenerCertificate(Path chain, Path key) {
+            this.listenerChain = chain;
+            this.listenerKey = key;
+            return this;
+        }
+
         /** Replaces the listener's default CRL list (the test PKI's CRL revoking {@code revokedClient}). */
         Builder clientCrls(Path... crls) {
             StringBuilder sb = new StringBuilder();
@@ -158,14 +171,16 @@ final class ProxyFixture implements AutoCloseable {
                       admin { bind = "127.0.0.1:0" }
                     }
                     %s
-                    """.formatted(LISTENER, q(pki.proxyServer().chainPem()), q(pki.proxyServer().keyPem()),
+                    """.formatted(LISTENER,
+                    q(listenerChain != null ? listenerChain : pki.proxyServer().chainPem()),
+                    q(listenerKey != null ? listenerKey : pki.proxyServer().keyPem()),
                     q(pki.clientRootPem()), clientCrls != null ? clientCrls : q(pki.clientCrlPem()),
                     String.join("\n", routes), String.join("\n", backends), String.join("\n", extra));
             Path file = Files.createTempFile(pki.directory(), "proxy-", ".conf");
             Files.writeString(file, hocon);
             ProxyConfig config = ConfigLoader.load(file);
             ProxyMetrics metrics = new ProxyMetrics();
-            return new ProxyFixture(ProxyServer.start(config, metrics), metrics, file);
+            return new ProxyFixture(ProxyServer.start(config, metrics, file), metrics, file);
         }
 
         private static String q(Path p) {

@@ -146,6 +146,14 @@ final class ProxyProcess implements AutoCloseable {
         process.toHandle().destroy();
     }
 
+    /** Sends SIGHUP (reload) to this process, and only to it. */
+    void hangup() throws IOException, InterruptedException {
+        Process kill = new ProcessBuilder("kill", "-HUP", Long.toString(process.pid())).inheritIO().start();
+        if (kill.waitFor() != 0) {
+            throw new AssertionError("kill -HUP " + process.pid() + " failed");
+        }
+    }
+
     /** Waits for the exit and returns its status. */
     int awaitExit(Duration timeout) throws InterruptedException {
         if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {

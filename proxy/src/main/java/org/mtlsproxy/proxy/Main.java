@@ -100,7 +100,7 @@ public final class Main implements Callable<Integer> {
                 .addKeyValue("tls", SslContextFactory.providerDescription()).log("starting");
         ProxyServer server;
         try {
-            server = ProxyServer.start(config, new ProxyMetrics().withProcessMeters());
+            server = ProxyServer.start(config, new ProxyMetrics().withProcessMeters(), file);
         } catch (TlsMaterialException | ProxyServer.StartupException e) {
             err.println("cannot start: " + e.getMessage());
             err.flush();
@@ -116,6 +116,7 @@ public final class Main implements Callable<Integer> {
             Logging.flush();
             Runtime.getRuntime().halt(drained ? 0 : EXIT_RUNTIME);
         }, "mtls-proxy-shutdown"));
+        Signals.onHangup(() -> server.reload("SIGHUP"));
         log.atInfo().addKeyValue("admin_port", server.adminPort()).log("ready");
         try {
             new CountDownLatch(1).await();

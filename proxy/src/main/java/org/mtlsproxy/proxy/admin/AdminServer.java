@@ -24,18 +24,22 @@ import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.QueryStringDecoder;
 import java.net.InetSocketAddress;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.CompletableFuture;
 import java.util.function.BooleanSupplier;
+import java.util.function.Function;
 import java.util.function.Supplier;
 import org.mtlsproxy.config.HostPort;
 import org.mtlsproxy.proxy.metrics.ProxyMetrics;
 import org.mtlsproxy.proxy.server.ProxyServer.StartupException;
+import org.mtlsproxy.proxy.server.Reloader;
 import org.mtlsproxy.proxy.transport.Transport;
 
 /**
  * Plain-HTTP admin endpoints on their own single event loop, so a flooded data plane cannot starve them:
  * {@code GET /metrics} (Prometheus text, or OpenMetrics when the Accept header asks), {@code GET /healthz} (the
  * process is alive), {@code GET /readyz} (every listener bound, not draining: else 503) and {@code GET /config}
- * (the effective configuration as JSON; file paths only, never key material). They write no access log.
+ * (the effective configuration as JSON; file paths only, never key material) and {@code POST /reload} (reload the
+ * config file now: 200, or 422 with the reasons and the running configuration kept). They write no access log.
  */
 public final class AdminServer implements AutoCloseable {
 
@@ -48,7 +52,7 @@ public final class AdminServer implements AutoCloseable {
     }
 
     public static AdminServer start(HostPort bind, ProxyMetrics metrics, Transport transport, BooleanSupplier ready,
-            Supplier<String> effectiveConfig) {
+            Supplier<String> effectiveConfig, Function<String, CompletableFuture<Reloader.Result>> reload) {
         requireNonNull(bind, "bind");
         EventLoopGroup group = transport.newGroup(1, "mtls-proxy-admin");
         ServerBootstrap b = new ServerBootstrap()
@@ -59,7 +63,7 @@ public final class AdminServer implements AutoCloseable {
                     protected void initChannel(SocketChannel ch) {
                         ch.pipeline().addLast("http-codec", new HttpServerCodec());
                         ch.pipeline().addLast("aggregate", new HttpObjectAggregator(8192));
-                        ch.pipeline().addLast("admin", new Handler(metrics, ready, effectiveConfig));
+                        ch.pipeline().addLast("admin", new Handler(metrics, ready, effectiveConfig, reload));
                     }
                 });
         ChannelFuture f = b.bind(bind.host(), bind.port()).awaitUninterruptibly();
@@ -84,11 +88,14 @@ public final class AdminServer implements AutoCloseable {
         private final ProxyMetrics metrics;
         private final BooleanSupplier ready;
         private final Supplier<String> effectiveConfig;
+        private final Function<String, CompletableFuture<Reloader.Result>> reload;
 
-        Handler(ProxyMetrics metrics, BooleanSupplier ready, Supplier<String> effectiveConfig) {
+        Handler(ProxyMetrics metrics, BooleanSupplier ready, Supplier<String> effectiveConfig,
+                Function<String, CompletableFuture<Reloader.Result>> reload) {
             this.metrics = metrics;
             this.ready = ready;
             this.effectiveConfig = effectiveConfig;
+            this.reload = reload;
         }
 
         @Override
@@ -96,6 +103,21 @@ public final class AdminServer implements AutoCloseable {
             String path = new QueryStringDecoder(req.uri()).path();
             if (!req.decoderResult().isSuccess()) {
                 respond(ctx, req, HttpResponseStatus.BAD_REQUEST, "text/plain", "bad request\n");
+                return;
+            }
+            if ("/reload".equals(path)) {
+                if (req.method() != HttpMethod.POST) {
+                    respond(ctx, req, HttpResponseStatus.METHOD_NOT_ALLOWED, "text/plain", "use POST\n");
+                    return;
+                }
+                boolean keepAlive = HttpUtil.isKeepAlive(req);
+                io.netty.handler.codec.http.HttpVersion version = req.protocolVersion();
+                reload.apply("admin").whenComplete((result, error) -> ctx.executor().execute(() -> {
+                    Reloader.Result r = error != null ? new Reloader.Result(false, error.toString()) : result;
+                    respond(ctx, version, keepAlive,
+                            r.success() ? HttpResponseStatus.OK : HttpResponseStatus.UNPROCESSABLE_ENTITY,
+                            "text/plain", r.message() + "\n");
+                }));
                 return;
             }
             if (req.method() != HttpMethod.GET && req.method() != HttpMethod.HEAD) {
@@ -125,11 +147,15 @@ public final class AdminServer implements AutoCloseable {
 
         private static void respond(ChannelHandlerContext ctx, FullHttpRequest req, HttpResponseStatus status,
                 String contentType, String body) {
-            FullHttpResponse r = new DefaultFullHttpResponse(req.protocolVersion(), status,
+            respond(ctx, req.protocolVersion(), HttpUtil.isKeepAlive(req), status, contentType, body);
+        }
+
+        private static void respond(ChannelHandlerContext ctx, io.netty.handler.codec.http.HttpVersion version,
+                boolean keepAlive, HttpResponseStatus status, String contentType, String body) {
+            FullHttpResponse r = new DefaultFullHttpResponse(version, status,
                     ByteBufUtil.writeUtf8(ctx.alloc(), body));
             r.headers().set(HttpHeaderNames.CONTENT_TYPE, contentType)
                     .setInt(HttpHeaderNames.CONTENT_LENGTH, r.content().readableBytes());
-            boolean keepAlive = HttpUtil.isKeepAlive(req);
             HttpUtil.setKeepAlive(r, keepAlive);
             ChannelFuture f = ctx.writeAndFlush(r);
             if (!keepAlive) {

@@ -28,12 +28,16 @@ import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
+import java.security.cert.X509Certificate;
+import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.mtlsproxy.proxy.RejectReason;
 import org.mtlsproxy.proxy.authz.Decision;
 import org.mtlsproxy.proxy.identity.ClientIdentity;
+import org.mtlsproxy.proxy.identity.IdentityExtractor;
+import org.mtlsproxy.proxy.tls.ClientCertificateException;
 import org.mtlsproxy.proxy.runtime.ListenerRuntime;
 import org.mtlsproxy.proxy.runtime.RouteRuntime;
 import org.mtlsproxy.proxy.upstream.AcquireCallback;
@@ -75,7 +79,10 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
         DISCARDING
     }
 
-    private final ListenerRuntime listener;
+    /** The listener's compiled state; replaced by a reload between two exchanges. */
+    private ListenerRuntime listener;
+    /** A reload's listener state, waiting for the current exchange to end. */
+    private ListenerRuntime nextListener;
     private final ArrayDeque<Object> pending = new ArrayDeque<>(4);
 
     private ChannelHandlerContext ctx;
@@ -101,6 +108,8 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
     private HttpRequest request;
     private RouteRuntime route;
     private String decisionText;
+    /** The normalised path without the query (which may carry secrets), for the access log. */
+    private String logPath;
     private BackendConnection upstream;
     private ScheduledFuture<?> responseTimeout;
     private RejectReason failure;
@@ -167,6 +176,10 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
     }
 
     private void startExchange(HttpRequest req) {
+        if (nextListener != null) {
+            listener = nextListener;
+            nextListener = null;
+        }
         exchangeActive = true;
         requestDone = false;
         responseStarted = false;
@@ -175,6 +188,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
         retried = false;
         route = null;
         decisionText = null;
+        logPath = null;
         failure = null;
         status = 0;
         bytesIn = 0;
@@ -250,6 +264,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
         }
         int q = normalized.indexOf('?');
         String path = q < 0 ? normalized : normalized.substring(0, q);
+        logPath = path;
 
         RouteRuntime r = listener.routes().match(host, path);
         if (r == null) {
@@ -416,6 +431,10 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
             }
             return;
         }
+        if (evt instanceof SnapshotChanged changed) {
+            onSnapshotChanged(changed);
+            return;
+        }
         if (evt instanceof DrainEvent) {
             // Shutting down: finish the current exchange (its response says Connection: close), take no other.
             draining = true;
@@ -426,6 +445,79 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
             return;
         }
         ctx.fireUserEventTriggered(evt);
+    }
+
+    /**
+     * After a reload: re-verify this connection's client chain with the new listener's verifier (trust bundles,
+     * CRLs) and either adopt the new routes and rules for the next request, or close the connection.
+     */
+    private void onSnapshotChanged(SnapshotChanged changed) {
+        if (closing) {
+            return;
+        }
+        ListenerRuntime next = changed.snapshot().listenerOrNull(listener.name());
+        X509Certificate[] chain = peerChain();
+        if (chain == null) {
+            // Handshake not finished: it completes under the context it started with.
+            return;
+        }
+        if (next == null) {
+            closeAfterReload(changed.grace(), "listener removed", null);
+            return;
+        }
+        try {
+            String bundle = next.verifier().verify(chain);
+            ClientIdentity id = IdentityExtractor.extract(chain[0], bundle);
+            identity = id;
+            xfcc = Xfcc.format(id);
+            client.attr(ConnectionAttributes.IDENTITY).set(id);
+            if (exchangeActive) {
+                nextListener = next;
+            } else {
+                listener = next;
+            }
+        } catch (ClientCertificateException e) {
+            next.meters().closedOnReload(e.reason());
+            closeAfterReload(changed.grace(), e.reason().label(), e.getMessage());
+        }
+    }
+
+    private void closeAfterReload(Duration grace, String reason, String detail) {
+        ACCESS.atInfo()
+                .addKeyValue("listener", listener.name())
+                .addKeyValue("remote", remoteIp)
+                .addKeyValue("identity", identity == null ? "" : identity.displayName())
+                .addKeyValue("decision", reason)
+                .addKeyValue("detail", detail == null ? "" : detail)
+                .log("connection closed after reload: client no longer accepted");
+        draining = true;
+        clientKeepAlive = false;
+        if (!exchangeActive) {
+            closeClient();
+            return;
+        }
+        client.eventLoop().schedule(() -> {
+            if (!closing) {
+                closeClient();
+            }
+        }, grace.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    private X509Certificate[] peerChain() {
+        SslHandler ssl = ctx.pipeline().get(SslHandler.class);
+        if (ssl == null) {
+            return null;
+        }
+        try {
+            java.security.cert.Certificate[] certs = ssl.engine().getSession().getPeerCertificates();
+            X509Certificate[] chain = new X509Certificate[certs.length];
+            for (int i = 0; i < certs.length; i++) {
+                chain[i] = (X509Certificate) certs[i];
+            }
+            return chain.length == 0 ? null : chain;
+        } catch (javax.net.ssl.SSLPeerUnverifiedException e) {
+            return null;
+        }
     }
 
     @Override
@@ -832,6 +924,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
                 .addKeyValue("cipher", cipher)
                 .addKeyValue("identity", identity == null ? "" : identity.displayName())
                 .addKeyValue("method", request == null ? "" : request.method().name())
+                .addKeyValue("path", logPath == null ? "" : logPath)
                 .addKeyValue("route", route == null ? "" : route.name())
                 .addKeyValue("decision", failure == null ? "allowed" : failure.label())
                 .addKeyValue("detail", decisionText == null ? "" : decisionText)

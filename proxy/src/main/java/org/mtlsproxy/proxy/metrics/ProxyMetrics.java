@@ -11,7 +11,8 @@ import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
 import io.micrometer.core.instrument.binder.system.UptimeMetrics;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.ByteBufAllocatorMetricProvider;
-import java.security.cert.X509Certificate;
+import java.util.List;
+import org.mtlsproxy.proxy.runtime.ConfiguredCertificate;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
@@ -38,6 +39,9 @@ import org.mtlsproxy.proxy.RejectReason;
  *   <li>{@code mtls_proxy_request_rejections_total{listener,route,reason}} (no_route, denied, bad_request,
  *       backend_*)</li>
  *   <li>{@code mtls_proxy_authz_decisions_total{route,result,rule}}</li>
+ *   <li>{@code mtls_proxy_config_reloads_total{result}}, {@code mtls_proxy_config_last_success_seconds}</li>
+ *   <li>{@code mtls_proxy_connections_revoked_total{listener,reason}}: open connections closed because a reload
+ *       no longer accepts their client certificate</li>
  *   <li>{@code mtls_proxy_bytes_total{listener,direction}}: HTTP body bytes received from and sent to clients</li>
  *   <li>{@code mtls_proxy_certificate_expiry_seconds{kind,name,subject}}: seconds until notAfter of every
  *       configured certificate and CA (kind: listener, client_ca, backend_ca, backend_client)</li>
@@ -58,9 +62,34 @@ public final class ProxyMetrics {
     private final Map<String, ListenerMeters> listeners = new ConcurrentHashMap<>();
     private final Map<String, RouteMeters> routes = new ConcurrentHashMap<>();
     private final Map<String, BackendMeters> backends = new ConcurrentHashMap<>();
+    private final List<Gauge> certificateGauges = new java.util.ArrayList<>();
+
+    private final java.util.concurrent.atomic.AtomicLong lastReloadSuccess =
+            new java.util.concurrent.atomic.AtomicLong(System.currentTimeMillis() / 1000);
 
     public ProxyMetrics() {
         this.registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        for (String result : new String[] {RESULT_SUCCESS, RESULT_FAILURE}) {
+            Counter.builder("mtls_proxy.config.reloads")
+                    .description("Configuration reloads by result; a failed one keeps the previous configuration")
+                    .tag("result", result)
+                    .register(registry);
+        }
+        Gauge.builder("mtls_proxy.config.last.success", lastReloadSuccess, java.util.concurrent.atomic.AtomicLong::get)
+                .description("Unix time of the last successful configuration load (start-up or reload)")
+                .baseUnit("seconds")
+                .register(registry);
+    }
+
+    /** A configuration reload finished; {@code success} false when it was refused and the old one kept. */
+    public void reload(boolean success) {
+        Counter.builder("mtls_proxy.config.reloads")
+                .description("Configuration reloads by result; a failed one keeps the previous configuration")
+                .tag("result", success ? RESULT_SUCCESS : RESULT_FAILURE)
+                .register(registry).increment();
+        if (success) {
+            lastReloadSuccess.set(System.currentTimeMillis() / 1000);
+        }
     }
 
     /** Adds JVM (memory, GC, threads, classes, CPU, uptime, file descriptors) and Netty allocator meters. */
@@ -79,19 +108,23 @@ public final class ProxyMetrics {
     }
 
     /**
-     * Publishes the seconds left until {@code certificate} expires (negative once expired).
-     *
-     * @param kind listener, client_ca, backend_ca or backend_client
-     * @param name the listener, trust bundle or backend it belongs to
+     * Publishes the seconds left until each certificate expires (negative once expired), replacing the set of the
+     * previous configuration so a rotated or removed certificate leaves no stale series.
      */
-    public void certificateExpiry(String kind, String name, X509Certificate certificate) {
-        long notAfterMillis = certificate.getNotAfter().getTime();
-        Gauge.builder("mtls_proxy.certificate.expiry", () -> (notAfterMillis - System.currentTimeMillis()) / 1000.0)
-                .description("Seconds until the notAfter of a configured certificate or CA")
-                .baseUnit("seconds")
-                .tags("kind", kind, "name", name, "subject", certificate.getSubjectX500Principal().getName())
-                .strongReference(true)
-                .register(registry);
+    public synchronized void publishCertificates(List<ConfiguredCertificate> certificates) {
+        certificateGauges.forEach(registry::remove);
+        certificateGauges.clear();
+        for (ConfiguredCertificate c : certificates) {
+            long notAfterMillis = c.certificate().getNotAfter().getTime();
+            certificateGauges.add(Gauge.builder("mtls_proxy.certificate.expiry",
+                            () -> (notAfterMillis - System.currentTimeMillis()) / 1000.0)
+                    .description("Seconds until the notAfter of a configured certificate or CA")
+                    .baseUnit("seconds")
+                    .tags("kind", c.kind(), "name", c.name(),
+                            "subject", c.certificate().getSubjectX500Principal().getName())
+                    .strongReference(true)
+                    .register(registry));
+        }
     }
 
     public MeterRegistry registry() {
@@ -128,6 +161,7 @@ public final class ProxyMetrics {
         private final Timer handshakeFailedTimer;
         private final Counter bytesIn;
         private final Counter bytesOut;
+        private final Map<RejectReason, Counter> closedOnReload = new ConcurrentHashMap<>();
 
         ListenerMeters(MeterRegistry registry, String listener) {
             this.registry = registry;
@@ -191,6 +225,14 @@ public final class ProxyMetrics {
         public void handshakeFailed(RejectReason reason, long nanos) {
             handshakeFailed.get(reason).increment();
             handshakeFailedTimer.record(nanos, java.util.concurrent.TimeUnit.NANOSECONDS);
+        }
+
+        /** An open connection whose client certificate no longer verified after a reload, closed for it. */
+        public void closedOnReload(RejectReason reason) {
+            closedOnReload.computeIfAbsent(reason, r -> Counter.builder("mtls_proxy.connections.revoked")
+                    .description("Open client connections closed because a reload no longer accepts their certificate")
+                    .tags("listener", listener, "reason", r.label())
+                    .register(registry)).increment();
         }
 
         /** Body bytes of one finished exchange. */

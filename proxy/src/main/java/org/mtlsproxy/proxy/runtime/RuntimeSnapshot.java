@@ -30,11 +30,19 @@ public final class RuntimeSnapshot {
     private final ProxyConfig config;
     private final Map<String, ListenerRuntime> listeners;
     private final Map<String, Backend> backends;
+    private final List<ConfiguredCertificate> certificates;
 
-    private RuntimeSnapshot(ProxyConfig config, Map<String, ListenerRuntime> listeners, Map<String, Backend> backends) {
+    private RuntimeSnapshot(ProxyConfig config, Map<String, ListenerRuntime> listeners, Map<String, Backend> backends,
+            List<ConfiguredCertificate> certificates) {
         this.config = config;
         this.listeners = listeners;
         this.backends = backends;
+        this.certificates = certificates;
+    }
+
+    /** Every configured certificate and CA, for the expiry metrics of the snapshot in force. */
+    public List<ConfiguredCertificate> certificates() {
+        return certificates;
     }
 
     /**
@@ -47,14 +55,15 @@ public final class RuntimeSnapshot {
             throws TlsMaterialException {
         requireNonNull(config, "config");
         requireNonNull(metrics, "metrics");
+        List<ConfiguredCertificate> certificates = new ArrayList<>();
         Map<String, Backend> backends = new LinkedHashMap<>();
         for (BackendConfig b : config.backends().values()) {
             SslContext ctx = SslContextFactory.forBackend(b.tls());
             SslContextFactory.readCertificates(b.tls().caBundle())
-                    .forEach(c -> metrics.certificateExpiry("backend_ca", b.name(), c));
+                    .forEach(c -> certificates.add(new ConfiguredCertificate("backend_ca", b.name(), c)));
             if (b.tls().certificateChain().isPresent()) {
-                metrics.certificateExpiry("backend_client", b.name(),
-                        SslContextFactory.readCertificates(b.tls().certificateChain().get()).get(0));
+                certificates.add(new ConfiguredCertificate("backend_client", b.name(),
+                        SslContextFactory.readCertificates(b.tls().certificateChain().get()).get(0)));
             }
             backends.put(b.name(), new Backend(b, ctx, metrics.backend(b.name()), transport));
         }
@@ -62,11 +71,11 @@ public final class RuntimeSnapshot {
         for (ListenerConfig l : config.listeners()) {
             ClientCertificateVerifier verifier = SslContextFactory.clientVerifier(l.tls());
             SslContext ctx = SslContextFactory.forListener(l.tls(), verifier);
-            metrics.certificateExpiry("listener", l.name(),
-                    SslContextFactory.readCertificates(l.tls().certificateChain()).get(0));
+            certificates.add(new ConfiguredCertificate("listener", l.name(),
+                    SslContextFactory.readCertificates(l.tls().certificateChain()).get(0)));
             for (org.mtlsproxy.config.TrustBundleConfig bundle : l.tls().clientTrust()) {
                 SslContextFactory.readCertificates(bundle.caBundle())
-                        .forEach(c -> metrics.certificateExpiry("client_ca", bundle.name(), c));
+                        .forEach(c -> certificates.add(new ConfiguredCertificate("client_ca", bundle.name(), c)));
             }
             List<RouteTable.Entry<RouteRuntime>> entries = new ArrayList<>();
             for (RouteConfig r : config.routes()) {
@@ -81,10 +90,10 @@ public final class RuntimeSnapshot {
                         metrics.route(l.name(), r.name()));
                 entries.add(new RouteTable.Entry<>(r.host(), r.pathPrefix(), route));
             }
-            listeners.put(l.name(), new ListenerRuntime(l, ctx, RouteTable.build(entries, RouteRuntime::name), config.identityHeader(),
+            listeners.put(l.name(), new ListenerRuntime(l, ctx, verifier, RouteTable.build(entries, RouteRuntime::name), config.identityHeader(),
                     metrics.listener(l.name())));
         }
-        return new RuntimeSnapshot(config, Map.copyOf(listeners), Map.copyOf(backends));
+        return new RuntimeSnapshot(config, Map.copyOf(listeners), Map.copyOf(backends), List.copyOf(certificates));
     }
 
     public ProxyConfig config() {
@@ -97,6 +106,11 @@ public final class RuntimeSnapshot {
             throw new IllegalArgumentException("no listener named " + name);
         }
         return l;
+    }
+
+    /** The listener of that name, or null when this snapshot has none. */
+    public ListenerRuntime listenerOrNull(String name) {
+        return listeners.get(name);
     }
 
     /** Closes pooled backend connections; open exchanges finish on their own. */

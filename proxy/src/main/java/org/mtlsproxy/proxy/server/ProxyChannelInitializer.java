@@ -40,7 +40,12 @@ final class ProxyChannelInitializer extends ChannelInitializer<SocketChannel> {
 
     @Override
     protected void initChannel(SocketChannel ch) {
-        ListenerRuntime listener = snapshots.get().listener(listenerName);
+        ListenerRuntime listener = snapshots.get().listenerOrNull(listenerName);
+        if (listener == null) {
+            // Accepted in the instant between a reload removing this listener and its socket closing.
+            ch.close();
+            return;
+        }
         ListenerConfig config = listener.config();
         listener.meters().connectionOpened();
         clients.add(ch);

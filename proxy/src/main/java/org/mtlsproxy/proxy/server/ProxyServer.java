@@ -10,7 +10,9 @@ import io.netty.channel.EventLoopGroup;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.util.concurrent.GlobalEventExecutor;
+import java.nio.file.Path;
 import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -19,11 +21,13 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import org.mtlsproxy.config.ConfigJson;
+import org.mtlsproxy.config.HostPort;
 import org.mtlsproxy.config.ListenerConfig;
 import org.mtlsproxy.config.ProxyConfig;
 import org.mtlsproxy.config.RouteConfig;
 import org.mtlsproxy.proxy.admin.AdminServer;
 import org.mtlsproxy.proxy.http.DrainEvent;
+import org.mtlsproxy.proxy.http.SnapshotChanged;
 import org.mtlsproxy.proxy.metrics.ProxyMetrics;
 import org.mtlsproxy.proxy.runtime.RuntimeSnapshot;
 import org.mtlsproxy.proxy.tls.SslContextFactory;
@@ -44,11 +48,13 @@ public final class ProxyServer implements AutoCloseable {
     private final EventLoopGroup group;
     private final SnapshotHolder snapshots;
     private final ProxyMetrics metrics;
-    private final Map<String, Channel> listeners = new LinkedHashMap<>();
+    private final Map<String, Channel> listeners = new java.util.concurrent.ConcurrentHashMap<>();
+    private final Map<String, HostPort> binds = new java.util.concurrent.ConcurrentHashMap<>();
     /** Every open client connection, so a drain can reach them; closed channels leave by themselves. */
     private final ChannelGroup clients = new DefaultChannelGroup("mtls-proxy-clients", GlobalEventExecutor.INSTANCE);
     private volatile boolean draining;
     private AdminServer admin;
+    private Reloader reloader;
 
     private ProxyServer(Transport transport, EventLoopGroup group, SnapshotHolder snapshots, ProxyMetrics metrics) {
         this.transport = transport;
@@ -64,6 +70,15 @@ public final class ProxyServer implements AutoCloseable {
      * @throws StartupException     when a port cannot be bound (the message names the listener and address)
      */
     public static ProxyServer start(ProxyConfig config, ProxyMetrics metrics) throws TlsMaterialException {
+        return start(config, metrics, null);
+    }
+
+    /**
+     * Like {@link #start(ProxyConfig, ProxyMetrics)}, and reloads from {@code configFile} when it or any file it
+     * names changes, on SIGHUP (wired by the CLI) and on {@code POST /reload}.
+     */
+    public static ProxyServer start(ProxyConfig config, ProxyMetrics metrics, Path configFile)
+            throws TlsMaterialException {
         requireNonNull(config, "config");
         requireNonNull(metrics, "metrics");
         Transport transport = Transport.best();
@@ -73,9 +88,14 @@ public final class ProxyServer implements AutoCloseable {
         ProxyServer server = new ProxyServer(transport, group, new SnapshotHolder(snapshot), metrics);
         try {
             server.bindAll(config);
+            metrics.publishCertificates(snapshot.certificates());
+            if (configFile != null) {
+                server.reloader = new Reloader(configFile, server, metrics);
+                server.reloader.start(config);
+            }
             if (config.admin().enabled()) {
                 server.admin = AdminServer.start(config.admin().bind(), metrics, transport, server::isReady,
-                        () -> ConfigJson.render(server.snapshot().config()));
+                        () -> ConfigJson.render(server.snapshot().config()), server::reload);
             }
         } catch (RuntimeException e) {
             server.close();
@@ -85,33 +105,132 @@ public final class ProxyServer implements AutoCloseable {
     }
 
     private void bindAll(ProxyConfig config) {
-        String provider = SslContextFactory.providerDescription();
         for (ListenerConfig l : config.listeners()) {
-            ServerBootstrap b = new ServerBootstrap()
-                    .group(group)
-                    .channel(transport.serverChannel())
-                    .option(ChannelOption.SO_BACKLOG, 1024)
-                    .option(ChannelOption.SO_REUSEADDR, true)
-                    .childOption(ChannelOption.TCP_NODELAY, true)
-                    .childOption(ChannelOption.SO_KEEPALIVE, true)
-                    .childHandler(new ProxyChannelInitializer(snapshots, l.name(), clients));
-            ChannelFuture f = b.bind(l.bind().host(), l.bind().port()).awaitUninterruptibly();
-            if (!f.isSuccess()) {
-                throw new StartupException("listener " + l.name() + ": cannot bind " + l.bind() + ": "
-                        + f.cause().getMessage(), f.cause());
-            }
-            listeners.put(l.name(), f.channel());
-            List<String> routes = config.routes().stream()
-                    .filter(r -> r.listeners().isEmpty() || r.listeners().contains(l.name()))
-                    .map(RouteConfig::name).collect(Collectors.toList());
-            LOG.atInfo()
-                    .addKeyValue("listener", l.name())
-                    .addKeyValue("bind", f.channel().localAddress().toString())
-                    .addKeyValue("tls", provider)
-                    .addKeyValue("transport", transport.name().toLowerCase(java.util.Locale.ROOT))
-                    .addKeyValue("routes", String.join(",", routes))
-                    .log("listening");
+            Channel ch = bind(l);
+            listeners.put(l.name(), ch);
+            binds.put(l.name(), l.bind());
+            logListening(config, l, ch);
         }
+    }
+
+    private Channel bind(ListenerConfig l) {
+        ServerBootstrap b = new ServerBootstrap()
+                .group(group)
+                .channel(transport.serverChannel())
+                .option(ChannelOption.SO_BACKLOG, 1024)
+                .option(ChannelOption.SO_REUSEADDR, true)
+                .childOption(ChannelOption.TCP_NODELAY, true)
+                .childOption(ChannelOption.SO_KEEPALIVE, true)
+                .childHandler(new ProxyChannelInitializer(snapshots, l.name(), clients));
+        ChannelFuture f = b.bind(l.bind().host(), l.bind().port()).awaitUninterruptibly();
+        if (!f.isSuccess()) {
+            throw new StartupException("listener " + l.name() + ": cannot bind " + l.bind() + ": "
+                    + f.cause().getMessage(), f.cause());
+        }
+        return f.channel();
+    }
+
+    private void logListening(ProxyConfig config, ListenerConfig l, Channel ch) {
+        List<String> routes = config.routes().stream()
+                .filter(r -> r.listeners().isEmpty() || r.listeners().contains(l.name()))
+                .map(RouteConfig::name).collect(Collectors.toList());
+        LOG.atInfo()
+                .addKeyValue("listener", l.name())
+                .addKeyValue("bind", ch.localAddress().toString())
+                .addKeyValue("tls", SslContextFactory.providerDescription())
+                .addKeyValue("transport", transport.name().toLowerCase(java.util.Locale.ROOT))
+                .addKeyValue("routes", String.join(",", routes))
+                .log("listening");
+    }
+
+    /**
+     * Puts a new snapshot in force (a reload). Listeners whose bind address changed, or that are new, are bound
+     * first: if that fails nothing changes. Then the snapshot is swapped (new connections use it), listeners that
+     * were replaced or removed stop accepting, and every open connection is told to re-check its client
+     * certificate and adopt the new routes and rules for its next request. Unchanged listeners keep their sockets,
+     * so no connection is refused during a reload.
+     *
+     * @throws StartupException when a new or moved listener cannot be bound
+     */
+    public synchronized void apply(RuntimeSnapshot next) {
+        requireNonNull(next, "next");
+        ProxyConfig config = next.config();
+        Map<String, Channel> bound = new LinkedHashMap<>();
+        try {
+            for (ListenerConfig l : config.listeners()) {
+                if (listeners.containsKey(l.name()) && l.bind().equals(binds.get(l.name()))) {
+                    continue;
+                }
+                bound.put(l.name(), bindReplacing(l));
+            }
+        } catch (StartupException e) {
+            bound.values().forEach(Channel::close);
+            throw e;
+        }
+        RuntimeSnapshot previous = snapshots.swap(next);
+        Map<String, ListenerConfig> wanted = new LinkedHashMap<>();
+        config.listeners().forEach(l -> wanted.put(l.name(), l));
+        for (Map.Entry<String, Channel> e : new ArrayList<>(listeners.entrySet())) {
+            if (!wanted.containsKey(e.getKey()) || bound.containsKey(e.getKey())) {
+                e.getValue().close();
+                listeners.remove(e.getKey());
+                binds.remove(e.getKey());
+                LOG.atInfo().addKeyValue("listener", e.getKey()).log("listener closed by reload");
+            }
+        }
+        bound.forEach((name, ch) -> {
+            listeners.put(name, ch);
+            binds.put(name, wanted.get(name).bind());
+            logListening(config, wanted.get(name), ch);
+        });
+        metrics.publishCertificates(next.certificates());
+        SnapshotChanged changed = new SnapshotChanged(next, config.reload().revokedConnectionGrace());
+        for (Channel ch : clients) {
+            ch.eventLoop().execute(() -> ch.pipeline().fireUserEventTriggered(changed));
+        }
+        previous.close();
+    }
+
+    /**
+     * Binds a listener for a reload. When its new address needs the port the listener holds now (same port,
+     * other host), the old socket is closed first and restored if the new bind fails.
+     */
+    private Channel bindReplacing(ListenerConfig l) {
+        try {
+            return bind(l);
+        } catch (StartupException e) {
+            Channel old = listeners.get(l.name());
+            HostPort oldBind = binds.get(l.name());
+            if (old == null || oldBind == null || oldBind.port() != l.bind().port()) {
+                throw e;
+            }
+            old.close().awaitUninterruptibly();
+            try {
+                return bind(l);
+            } catch (StartupException again) {
+                ListenerConfig previous = snapshots.get().config().listener(l.name()).orElse(null);
+                if (previous != null) {
+                    listeners.put(l.name(), bind(previous));
+                }
+                throw again;
+            }
+        }
+    }
+
+    /**
+     * Reloads the config file now (SIGHUP, {@code POST /reload}); completes with the outcome. Without a config
+     * file (an embedded configuration) there is nothing to reload.
+     */
+    public CompletableFuture<Reloader.Result> reload(String trigger) {
+        if (reloader == null) {
+            return CompletableFuture.completedFuture(
+                    new Reloader.Result(false, "started without a config file: nothing to reload"));
+        }
+        return reloader.reloadNow(trigger);
+    }
+
+    Transport transport() {
+        return transport;
     }
 
     /** True while every listener is bound and open and the proxy is not draining. */
@@ -178,6 +297,9 @@ public final class ProxyServer implements AutoCloseable {
 
     @Override
     public void close() {
+        if (reloader != null) {
+            reloader.close();
+        }
         List<ChannelFuture> closing = new ArrayList<>();
         for (Channel ch : listeners.values()) {
             closing.add(ch.close());
