@@ -90,8 +90,9 @@ final class ConfigMapper {
         AdminConfig admin = admin(node.child("admin"));
         ShutdownConfig shutdown = shutdown(node.child("shutdown"));
         ReloadConfig reload = reload(node.child("reload"));
-        return node.build(before,
-                () -> new ProxyConfig(listeners, routes, backends, identityHeader, admin, shutdown, reload, source));
+        ExpiryConfig expiry = expiry(node.child("certificate-expiry"));
+        return node.build(before, () -> new ProxyConfig(listeners, routes, backends, identityHeader, admin,
+                shutdown, reload, expiry, source));
     }
 
     private ListenerConfig listener(ConfigNode node) {
@@ -341,6 +342,17 @@ final class ConfigMapper {
         Duration checkInterval = node.duration("check-interval");
         Duration grace = node.duration("revoked-connection-grace");
         return node.build(before, () -> new ReloadConfig(watch, debounce, checkInterval, grace));
+    }
+
+    private ExpiryConfig expiry(ConfigNode node) {
+        if (node == null) {
+            return null;
+        }
+        int before = problems.count();
+        List<Duration> warnBefore = node.durations("warn-before");
+        Duration clientWarnBefore = node.duration("client-warn-before");
+        Duration clientWindow = node.duration("client-window");
+        return node.build(before, () -> new ExpiryConfig(warnBefore, clientWarnBefore, clientWindow));
     }
 
     private AdminConfig admin(ConfigNode node) {

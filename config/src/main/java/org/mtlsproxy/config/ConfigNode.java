@@ -265,6 +265,41 @@ final class ConfigNode {
         return d;
     }
 
+    /** A list of positive durations, e.g. [7d, 1d]; an element without unit or not positive is a problem. */
+    List<Duration> durations(String key) {
+        ConfigValue v = value.get(key);
+        if (v == null || v.valueType() == ConfigValueType.NULL) {
+            return List.of();
+        }
+        if (v.valueType() != ConfigValueType.LIST) {
+            wrongType(key, v, "a list", "a list of durations, e.g. [7d, 1d]");
+            return List.of();
+        }
+        List<Duration> result = new ArrayList<>();
+        int i = 0;
+        for (Object element : (Iterable<?>) v) {
+            ConfigValue ev = (ConfigValue) element;
+            String at = path(key) + "[" + i++ + "]";
+            if (ev.valueType() == ConfigValueType.NUMBER) {
+                problems.add(ev.origin(), at, render(ev) + " has no unit (expected: " + DURATION_EXPECTED + ")");
+                continue;
+            }
+            try {
+                Duration d = ev.atKey("v").getDuration("v");
+                if (d.isNegative() || d.isZero()) {
+                    problems.add(ev.origin(), at, render(ev) + " is not positive (expected: " + DURATION_EXPECTED
+                            + ")");
+                } else {
+                    result.add(d);
+                }
+            } catch (com.typesafe.config.ConfigException e) {
+                problems.add(ev.origin(), at, render(ev) + " is not a duration (expected: " + DURATION_EXPECTED
+                        + ")");
+            }
+        }
+        return result;
+    }
+
     HostPort hostPort(String key, int minPort) {
         String text = string(key, "host:port or [v6-address]:port");
         if (text == null) {

@@ -16,6 +16,7 @@ import java.util.Optional;
  * @param admin          the admin (metrics/health) listener
  * @param shutdown       how the process drains on SIGTERM
  * @param reload         how changed files are picked up while running
+ * @param expiry         when expiring certificates are warned about
  * @param source         a human description of where this config came from (file path or "embedded")
  */
 public record ProxyConfig(
@@ -26,6 +27,7 @@ public record ProxyConfig(
         AdminConfig admin,
         ShutdownConfig shutdown,
         ReloadConfig reload,
+        ExpiryConfig expiry,
         String source) {
 
     public ProxyConfig {
@@ -36,6 +38,7 @@ public record ProxyConfig(
         requireNonNull(admin, "admin");
         requireNonNull(shutdown, "shutdown");
         requireNonNull(reload, "reload");
+        requireNonNull(expiry, "expiry");
         requireNonNull(source, "source");
     }
 

@@ -92,6 +92,10 @@ class AdminAndMetricsIT {
         assertThat(scrape(status5xx)).isEqualTo(fiveBefore + 1);
         assertThat(scrape(noRoute)).isEqualTo(noRouteBefore + 1);
         assertThat(scrape("mtls_proxy_bytes_total{direction=\"out\",listener=\"main\"}")).isPositive();
+        double soonest = scrape("mtls_proxy_client_certificate_expiry_seconds{listener=\"main\",route=\"orders\"}");
+        double goodClientLeft = (PKI.goodClient().certificate().getNotAfter().getTime()
+                - System.currentTimeMillis()) / 1000.0;
+        assertThat(soonest).isPositive().isCloseTo(goodClientLeft, org.assertj.core.data.Offset.offset(120.0));
         assertThat(scrape("mtls_proxy_connections_total{listener=\"main\"}")).isGreaterThanOrEqualTo(2);
         assertThat(admin("/metrics", null).body())
                 .contains("mtls_proxy_request_duration_seconds_bucket{route=\"orders\"")

@@ -83,6 +83,8 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
     private ListenerRuntime listener;
     /** A reload's listener state, waiting for the current exchange to end. */
     private ListenerRuntime nextListener;
+    private final long clientWindowMillis;
+    private RouteRuntime lastRouteSeen;
     private final ArrayDeque<Object> pending = new ArrayDeque<>(4);
 
     private ChannelHandlerContext ctx;
@@ -118,8 +120,9 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
     private long bytesIn;
     private long bytesOut;
 
-    public ProxyHandler(ListenerRuntime listener) {
+    public ProxyHandler(ListenerRuntime listener, java.time.Duration clientWindow) {
         this.listener = requireNonNull(listener, "listener");
+        this.clientWindowMillis = clientWindow.toMillis();
     }
 
     @Override
@@ -281,6 +284,11 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
         }
         r.meters().allowed(decision.rule());
         decisionText = decision.rule();
+        if (r != lastRouteSeen) {
+            // Once per connection and route: the route's soonest-expiring client certificate.
+            lastRouteSeen = r;
+            r.meters().clientCertificateSeen(identity.notAfter().toEpochMilli(), clientWindowMillis);
+        }
 
         // Sanitize: hop-by-hop fields, every client-sent identity header, then add ours.
         HopByHop.strip(headers);

@@ -42,6 +42,8 @@ import org.mtlsproxy.proxy.RejectReason;
  *   <li>{@code mtls_proxy_config_reloads_total{result}}, {@code mtls_proxy_config_last_success_seconds}</li>
  *   <li>{@code mtls_proxy_connections_revoked_total{listener,reason}}: open connections closed because a reload
  *       no longer accepts their client certificate</li>
+ *   <li>{@code mtls_proxy_client_certificate_expiry_seconds{listener,route}}: the soonest client notAfter seen
+ *       recently on the route</li>
  *   <li>{@code mtls_proxy_bytes_total{listener,direction}}: HTTP body bytes received from and sent to clients</li>
  *   <li>{@code mtls_proxy_certificate_expiry_seconds{kind,name,subject}}: seconds until notAfter of every
  *       configured certificate and CA (kind: listener, client_ca, backend_ca, backend_client)</li>
@@ -63,6 +65,7 @@ public final class ProxyMetrics {
     private final Map<String, RouteMeters> routes = new ConcurrentHashMap<>();
     private final Map<String, BackendMeters> backends = new ConcurrentHashMap<>();
     private final List<Gauge> certificateGauges = new java.util.ArrayList<>();
+    private final ExpiryWarnings expiryWarnings = new ExpiryWarnings();
 
     private final java.util.concurrent.atomic.AtomicLong lastReloadSuccess =
             new java.util.concurrent.atomic.AtomicLong(System.currentTimeMillis() / 1000);
@@ -129,6 +132,10 @@ public final class ProxyMetrics {
 
     public MeterRegistry registry() {
         return registry;
+    }
+
+    public ExpiryWarnings expiryWarnings() {
+        return expiryWarnings;
     }
 
     /** Prometheus text (or OpenMetrics when {@code contentType} asks for it). */
@@ -260,10 +267,21 @@ public final class ProxyMetrics {
         private final String route;
         private final Map<String, Counter> allowedByRule = new ConcurrentHashMap<>();
         private final Counter denied;
+        /** Soonest client notAfter (epoch millis) seen in the current and the previous window. */
+        private final java.util.concurrent.atomic.AtomicLong soonestCurrent =
+                new java.util.concurrent.atomic.AtomicLong(Long.MAX_VALUE);
+        private volatile long soonestPrevious = Long.MAX_VALUE;
+        private volatile long windowStart = System.currentTimeMillis();
 
         RouteMeters(MeterRegistry registry, String listener, String route) {
             this.registry = registry;
             this.route = route;
+            Gauge.builder("mtls_proxy.client.certificate.expiry", this, RouteMeters::soonestClientExpirySeconds)
+                    .description("Seconds until the soonest notAfter among client certificates recently seen on "
+                            + "the route (NaN when none)")
+                    .baseUnit("seconds")
+                    .tags("listener", listener, "route", route)
+                    .register(registry);
             for (int i = 1; i <= 5; i++) {
                 byStatusClass[i] = Counter.builder("mtls_proxy.requests")
                         .description("HTTP requests answered, by route and status class")
@@ -291,6 +309,25 @@ public final class ProxyMetrics {
                     .description("Authorization decisions by route, result and the rule that allowed")
                     .tags("route", route, "result", "denied", "rule", "")
                     .register(registry);
+        }
+
+        /** A client certificate with this notAfter used the route; windows rotate every {@code window}. */
+        public void clientCertificateSeen(long notAfterMillis, long windowMillis) {
+            long now = System.currentTimeMillis();
+            if (now - windowStart >= windowMillis) {
+                synchronized (this) {
+                    if (now - windowStart >= windowMillis) {
+                        soonestPrevious = soonestCurrent.getAndSet(Long.MAX_VALUE);
+                        windowStart = now;
+                    }
+                }
+            }
+            soonestCurrent.accumulateAndGet(notAfterMillis, Math::min);
+        }
+
+        private double soonestClientExpirySeconds() {
+            long soonest = Math.min(soonestCurrent.get(), soonestPrevious);
+            return soonest == Long.MAX_VALUE ? Double.NaN : (soonest - System.currentTimeMillis()) / 1000.0;
         }
 
         public void completed(int status, long nanos) {

@@ -19,6 +19,7 @@ import org.mtlsproxy.proxy.RejectReason;
 import org.mtlsproxy.proxy.http.ConnectionAttributes;
 import org.mtlsproxy.proxy.identity.ClientIdentity;
 import org.mtlsproxy.proxy.identity.IdentityExtractor;
+import org.mtlsproxy.proxy.metrics.ExpiryWarnings;
 import org.mtlsproxy.proxy.metrics.ProxyMetrics.ListenerMeters;
 import org.mtlsproxy.proxy.tls.ClientCertificateException;
 import org.mtlsproxy.proxy.tls.ClientCertificateVerifier;
@@ -38,12 +39,17 @@ final class HandshakeHandler extends ChannelInboundHandlerAdapter {
 
     private final String listener;
     private final ListenerMeters meters;
+    private final ExpiryWarnings expiryWarnings;
+    private final java.time.Duration clientWarnBefore;
     private long startNanos;
     private boolean done;
 
-    HandshakeHandler(String listener, ListenerMeters meters) {
+    HandshakeHandler(String listener, ListenerMeters meters, ExpiryWarnings expiryWarnings,
+            java.time.Duration clientWarnBefore) {
         this.listener = requireNonNull(listener, "listener");
         this.meters = requireNonNull(meters, "meters");
+        this.expiryWarnings = requireNonNull(expiryWarnings, "expiryWarnings");
+        this.clientWarnBefore = requireNonNull(clientWarnBefore, "clientWarnBefore");
     }
 
     @Override
@@ -83,6 +89,7 @@ final class HandshakeHandler extends ChannelInboundHandlerAdapter {
         ctx.channel().attr(ConnectionAttributes.IDENTITY).set(identity);
         ctx.channel().attr(ConnectionAttributes.HANDSHAKE_NANOS).set(nanos);
         meters.handshakeSucceeded(session.getProtocol(), nanos);
+        expiryWarnings.clientSeen(listener, identity, clientWarnBefore, java.time.Instant.now());
         LOG.debug("handshake ok listener={} remote={} identity={} protocol={} cipher={}", listener,
                 ctx.channel().remoteAddress(), identity.displayName(), session.getProtocol(),
                 session.getCipherSuite());

@@ -13,7 +13,9 @@ import io.netty.handler.timeout.IdleStateHandler;
 import java.util.concurrent.TimeUnit;
 import org.mtlsproxy.config.ListenerConfig;
 import org.mtlsproxy.proxy.http.ProxyHandler;
+import org.mtlsproxy.proxy.metrics.ExpiryWarnings;
 import org.mtlsproxy.proxy.runtime.ListenerRuntime;
+import org.mtlsproxy.proxy.runtime.RuntimeSnapshot;
 
 /**
  * The pipeline of a client connection, as a table of contents:
@@ -31,16 +33,20 @@ final class ProxyChannelInitializer extends ChannelInitializer<SocketChannel> {
     private final SnapshotHolder snapshots;
     private final String listenerName;
     private final ChannelGroup clients;
+    private final ExpiryWarnings expiryWarnings;
 
-    ProxyChannelInitializer(SnapshotHolder snapshots, String listenerName, ChannelGroup clients) {
+    ProxyChannelInitializer(SnapshotHolder snapshots, String listenerName, ChannelGroup clients,
+            ExpiryWarnings expiryWarnings) {
         this.snapshots = requireNonNull(snapshots, "snapshots");
         this.listenerName = requireNonNull(listenerName, "listenerName");
         this.clients = requireNonNull(clients, "clients");
+        this.expiryWarnings = requireNonNull(expiryWarnings, "expiryWarnings");
     }
 
     @Override
     protected void initChannel(SocketChannel ch) {
-        ListenerRuntime listener = snapshots.get().listenerOrNull(listenerName);
+        RuntimeSnapshot snapshot = snapshots.get();
+        ListenerRuntime listener = snapshot.listenerOrNull(listenerName);
         if (listener == null) {
             // Accepted in the instant between a reload removing this listener and its socket closing.
             ch.close();
@@ -56,7 +62,8 @@ final class ProxyChannelInitializer extends ChannelInitializer<SocketChannel> {
 
         ChannelPipeline p = ch.pipeline();
         p.addLast("tls", tls);
-        p.addLast("handshake", new HandshakeHandler(listener.name(), listener.meters()));
+        p.addLast("handshake", new HandshakeHandler(listener.name(), listener.meters(), expiryWarnings,
+                snapshot.config().expiry().clientWarnBefore()));
         p.addLast("http-codec", new HttpServerCodec(new HttpDecoderConfig()
                 .setMaxInitialLineLength(config.http().maxInitialLineLength())
                 .setMaxHeaderSize(config.http().maxHeaderSize())
@@ -64,6 +71,6 @@ final class ProxyChannelInitializer extends ChannelInitializer<SocketChannel> {
                 .setStrictLineParsing(true)
                 .setUseRfc9112TransferEncoding(true)));
         p.addLast("idle", new IdleStateHandler(0, 0, config.http().idleTimeout().toMillis(), TimeUnit.MILLISECONDS));
-        p.addLast("proxy", new ProxyHandler(listener));
+        p.addLast("proxy", new ProxyHandler(listener, snapshot.config().expiry().clientWindow()));
     }
 }

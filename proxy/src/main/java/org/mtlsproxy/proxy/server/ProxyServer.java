@@ -89,6 +89,8 @@ public final class ProxyServer implements AutoCloseable {
         try {
             server.bindAll(config);
             metrics.publishCertificates(snapshot.certificates());
+            // Expiry warnings now and every ten minutes, for whatever snapshot is in force then.
+            group.scheduleAtFixedRate(server::checkExpiry, 0, 10, TimeUnit.MINUTES);
             if (configFile != null) {
                 server.reloader = new Reloader(configFile, server, metrics);
                 server.reloader.start(config);
@@ -121,7 +123,7 @@ public final class ProxyServer implements AutoCloseable {
                 .option(ChannelOption.SO_REUSEADDR, true)
                 .childOption(ChannelOption.TCP_NODELAY, true)
                 .childOption(ChannelOption.SO_KEEPALIVE, true)
-                .childHandler(new ProxyChannelInitializer(snapshots, l.name(), clients));
+                .childHandler(new ProxyChannelInitializer(snapshots, l.name(), clients, metrics.expiryWarnings()));
         ChannelFuture f = b.bind(l.bind().host(), l.bind().port()).awaitUninterruptibly();
         if (!f.isSuccess()) {
             throw new StartupException("listener " + l.name() + ": cannot bind " + l.bind() + ": "
@@ -184,6 +186,7 @@ public final class ProxyServer implements AutoCloseable {
             logListening(config, wanted.get(name), ch);
         });
         metrics.publishCertificates(next.certificates());
+        checkExpiry();
         SnapshotChanged changed = new SnapshotChanged(next, config.reload().revokedConnectionGrace());
         for (Channel ch : clients) {
             ch.eventLoop().execute(() -> ch.pipeline().fireUserEventTriggered(changed));
@@ -227,6 +230,12 @@ public final class ProxyServer implements AutoCloseable {
                     new Reloader.Result(false, "started without a config file: nothing to reload"));
         }
         return reloader.reloadNow(trigger);
+    }
+
+    private void checkExpiry() {
+        RuntimeSnapshot s = snapshots.get();
+        metrics.expiryWarnings().checkConfigured(s.certificates(), s.config().expiry().warnBefore(),
+                java.time.Instant.now());
     }
 
     Transport transport() {
