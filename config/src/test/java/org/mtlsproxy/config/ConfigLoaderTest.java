@@ -39,7 +39,8 @@ class ConfigLoaderTest {
         assertThat(listener.tls()).isEqualTo(new ServerTlsConfig(
                 dir.resolve("server-chain.pem"), dir.resolve("server.key"),
                 List.of(new TrustBundleConfig("prod", dir.resolve("clients-ca.pem"),
-                        List.of(dir.resolve("clients.crl")))),
+                        List.of(dir.resolve("clients.crl")), Optional.empty(), true, CrlExpiredPolicy.HARD_FAIL,
+                        Duration.ofHours(24))),
                 List.of("TLSv1.3", "TLSv1.2"), List.of(), 3, Duration.ofSeconds(10)));
         assertThat(listener.http()).isEqualTo(new HttpConfig(8192, 16384, Duration.ofSeconds(60)));
 
@@ -47,10 +48,10 @@ class ConfigLoaderTest {
                 "/orders/", "orders", List.of(
                         new AllowRule("allow[0]", Optional.of("spiffe://example.org/ns/prod/sa/*"), Optional.empty(),
                                 Optional.empty(), Optional.empty(), Optional.empty(), Optional.empty(),
-                                Optional.empty(), Optional.empty()),
+                                Optional.empty(), Optional.empty(), Optional.empty()),
                         new AllowRule("reporting", Optional.empty(), Optional.empty(), Optional.empty(),
                                 Optional.of("reporting"), Optional.of("analytics"), Optional.empty(),
-                                Optional.empty(), Optional.of("prod")))));
+                                Optional.empty(), Optional.of("prod"), Optional.empty()))));
 
         assertThat(config.backends()).containsOnlyKeys("orders");
         assertThat(config.backends().get("orders")).isEqualTo(new BackendConfig("orders",
