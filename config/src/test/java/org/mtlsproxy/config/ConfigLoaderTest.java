@@ -66,6 +66,32 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void trustBundleTrustDomainEnabledAndCrlPolicyAreRead() throws Exception {
+        // Given
+        String hocon = TestPki.validConfigWith(
+                "client-trust = [{ name = prod, ca-bundle = \"clients-ca.pem\", crls = [\"clients.crl\"] }]",
+                """
+                client-trust = [
+                        { name = prod, ca-bundle = "clients-ca.pem", trust-domain = "example.org" }
+                        { name = partner, ca-bundle = "clients-ca.pem", crls = ["clients.crl"], enabled = false,
+                          trust-domain = "partner.example", crl-expired-policy = soft-fail, crl-grace-period = 2h }
+                      ]""").replace("trust-bundle = prod", "trust-bundle = partner, trust-domain = partner.example");
+
+        // When
+        ProxyConfig config = ConfigLoader.parse(hocon, dir, "test.conf");
+
+        // Then
+        assertThat(config.listeners().get(0).tls().clientTrust()).containsExactly(
+                new TrustBundleConfig("prod", dir.resolve("clients-ca.pem"), List.of(), Optional.of("example.org"),
+                        true, CrlExpiredPolicy.HARD_FAIL, Duration.ofHours(24)),
+                new TrustBundleConfig("partner", dir.resolve("clients-ca.pem"), List.of(dir.resolve("clients.crl")),
+                        Optional.of("partner.example"), false, CrlExpiredPolicy.SOFT_FAIL, Duration.ofHours(2)));
+        assertThat(config.routes().get(0).allow().get(1).trustDomain()).contains("partner.example");
+        assertThat(ConfigJson.render(config)).contains("\"crl-expired-policy\": \"soft-fail\"",
+                "\"trust-domain\": \"partner.example\"", "\"crl-grace-period\": \"7200s\"");
+    }
+
+    @Test
     void userDefaultsApplyToEveryElementAndElementsOverrideThem() throws Exception {
         // Given
         String hocon = TestPki.VALID_CONFIG + """
