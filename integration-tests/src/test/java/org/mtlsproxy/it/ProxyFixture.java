@@ -74,6 +74,11 @@ final class ProxyFixture implements AutoCloseable {
         return counter("mtls_proxy.handshakes", "listener", LISTENER, "result", "failure", "reason", reason);
     }
 
+    /** {@code path} as a quoted HOCON string. */
+    static String hocon(Path path) {
+        return Builder.q(path);
+    }
+
     @Override
     public void close() {
         server.close();
@@ -84,6 +89,7 @@ final class ProxyFixture implements AutoCloseable {
         private final List<String> routes = new ArrayList<>();
         private final List<String> extra = new ArrayList<>();
         private String clientCrls;
+        private String clientTrust;
 
         /** A backend verified against the test backend root, named {@code name}, at 127.0.0.1:{@code port}. */
         Builder backend(String name, int... ports) {
@@ -138,6 +144,16 @@ final class ProxyFixture implements AutoCloseable {
             return this;
         }
 
+        /**
+         * Replaces the listener's whole client trust (the test client root as bundle {@code test-clients}, with its
+         * CRL) by {@code hoconElements}, the HOCON inside {@code client-trust = [ ... ]}; quote file paths with
+         * {@link ProxyFixture#hocon(Path)}.
+         */
+        Builder clientTrust(String hoconElements) {
+            clientTrust = hoconElements;
+            return this;
+        }
+
         ProxyFixture start() throws Exception {
             TestPki pki = TestPki.get();
             String hocon = """
@@ -148,7 +164,7 @@ final class ProxyFixture implements AutoCloseable {
                         tls {
                           certificate-chain = %s
                           private-key = %s
-                          client-trust = [{ name = test-clients, ca-bundle = %s, crls = [%s] }]
+                          client-trust = [%s]
                         }
                       }]
                       routes = [%s]
@@ -159,7 +175,8 @@ final class ProxyFixture implements AutoCloseable {
                     }
                     %s
                     """.formatted(LISTENER, q(pki.proxyServer().chainPem()), q(pki.proxyServer().keyPem()),
-                    q(pki.clientRootPem()), clientCrls != null ? clientCrls : q(pki.clientCrlPem()),
+                    clientTrust != null ? clientTrust : "{ name = test-clients, ca-bundle = " + q(pki.clientRootPem())
+                            + ", crls = [" + (clientCrls != null ? clientCrls : q(pki.clientCrlPem())) + "] }",
                     String.join("\n", routes), String.join("\n", backends), String.join("\n", extra));
             Path file = Files.createTempFile(pki.directory(), "proxy-", ".conf");
             Files.writeString(file, hocon);
