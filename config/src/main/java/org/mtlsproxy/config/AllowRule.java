@@ -17,6 +17,7 @@ import java.util.Optional;
  * @param fingerprintSha256 SHA-256 of the certificate DER, 64 hex digits (colons allowed, any case), normalised to
  *                          lower-case hex without colons
  * @param trustBundle       the name of the client trust bundle that must have verified the certificate
+ * @param trustDomain       the SPIFFE trust domain the certificate's SPIFFE ID must be in (exact, lower case)
  */
 public record AllowRule(
         String name,
@@ -27,7 +28,8 @@ public record AllowRule(
         Optional<String> subjectOu,
         Optional<String> subjectO,
         Optional<String> fingerprintSha256,
-        Optional<String> trustBundle) {
+        Optional<String> trustBundle,
+        Optional<String> trustDomain) {
 
     public AllowRule {
         requireNonNull(name, "name");
@@ -39,9 +41,10 @@ public record AllowRule(
         requireNonNull(subjectO, "subjectO");
         requireNonNull(fingerprintSha256, "fingerprintSha256");
         requireNonNull(trustBundle, "trustBundle");
+        requireNonNull(trustDomain, "trustDomain");
         if (spiffeId.isEmpty() && uriSan.isEmpty() && dnsSan.isEmpty() && subjectCn.isEmpty()
                 && subjectOu.isEmpty() && subjectO.isEmpty() && fingerprintSha256.isEmpty()
-                && trustBundle.isEmpty()) {
+                && trustBundle.isEmpty() && trustDomain.isEmpty()) {
             throw new IllegalArgumentException("an allow rule needs at least one field");
         }
     }

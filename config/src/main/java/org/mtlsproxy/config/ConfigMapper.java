@@ -13,6 +13,7 @@ import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collection;
 import java.util.Date;
 import java.util.HashMap;
@@ -120,13 +121,21 @@ final class ConfigMapper {
 
         List<TrustBundleConfig> clientTrust = new ArrayList<>();
         Map<String, String> bundleNames = new HashMap<>();
+        Map<String, String> trustDomains = new HashMap<>();
         List<ConfigNode> bundles = node.elements("client-trust", template("client-trust"), schemaOf("client-trust"));
+        boolean anyEnabled = false;
         for (ConfigNode bundle : bundles) {
-            clientTrust.add(trustBundle(bundle, bundleNames));
+            TrustBundleConfig built = trustBundle(bundle, bundleNames, trustDomains);
+            clientTrust.add(built);
+            // A bundle that could not be built already has its problem; do not pile "none enabled" on top.
+            anyEnabled |= built == null || built.enabled();
         }
         if (bundles.isEmpty()) {
             node.problem("client-trust", "no CA bundle for client certificates (expected: at least one, e.g. "
                     + "client-trust = [{ name = clients, ca-bundle = \"clients-ca.pem\" }])");
+        } else if (!anyEnabled) {
+            node.problem("client-trust", "every bundle has enabled = false, so no client could connect (expected: "
+                    + "at least one enabled bundle; remove the listener to stop serving it)");
         }
         if (listenerName != null) {
             trustBundlesByListener.put(listenerName, bundleNames.keySet());
@@ -139,9 +148,22 @@ final class ConfigMapper {
                 chain, key, clientTrust, protocols, ciphers, verifyDepth, handshakeTimeout));
     }
 
-    private TrustBundleConfig trustBundle(ConfigNode node, Map<String, String> bundleNames) {
+    private TrustBundleConfig trustBundle(ConfigNode node, Map<String, String> bundleNames,
+            Map<String, String> trustDomains) {
         int before = problems.count();
         String name = uniqueName(node, bundleNames, "client-trust");
+        Optional<String> trustDomain = trustDomain(node);
+        trustDomain.ifPresent(td -> {
+            String previous = trustDomains.putIfAbsent(td, node.path());
+            if (previous != null) {
+                node.problem("trust-domain", "trust domain `" + td + "` is already declared by " + previous
+                        + " (expected: one bundle per trust domain; put all CA certificates of a domain in its "
+                        + "ca-bundle)");
+            }
+        });
+        boolean enabled = node.bool("enabled");
+        CrlExpiredPolicy crlExpiredPolicy = crlExpiredPolicy(node);
+        Duration crlGracePeriod = node.duration("crl-grace-period");
         Path caBundle = node.file("ca-bundle", "a PEM file with the CA certificates that may sign client certificates");
         readCaBundle(node, "ca-bundle", caBundle);
         List<Path> crls = node.files("crls", "a CRL file (PEM or DER)");
@@ -156,7 +178,38 @@ final class ConfigMapper {
                 problems.add(node.originOf("crls"), node.path("crls") + "[" + i + "]", e.getMessage());
             }
         }
-        return node.build(before, () -> new TrustBundleConfig(name, caBundle, crls));
+        return node.build(before, () -> new TrustBundleConfig(name, caBundle, crls, trustDomain, enabled,
+                crlExpiredPolicy, crlGracePeriod));
+    }
+
+    private static CrlExpiredPolicy crlExpiredPolicy(ConfigNode node) {
+        String expected = Arrays.stream(CrlExpiredPolicy.values()).map(CrlExpiredPolicy::label)
+                .collect(Collectors.joining(" or "));
+        String written = node.string("crl-expired-policy", expected);
+        if (written == null) {
+            return null;
+        }
+        Optional<CrlExpiredPolicy> policy = CrlExpiredPolicy.of(written);
+        if (policy.isEmpty()) {
+            node.problem("crl-expired-policy", "\"" + written + "\" is not a policy (expected: " + expected + ")");
+        }
+        return policy.orElse(null);
+    }
+
+    /** An optional {@code trust-domain}: a bare SPIFFE trust domain name, as in client-trust and allow rules. */
+    private static Optional<String> trustDomain(ConfigNode node) {
+        Optional<String> written = field(node, "trust-domain");
+        if (written.isEmpty()) {
+            return written;
+        }
+        String td = written.get();
+        Optional<String> reason = Syntax.trustDomainError(td);
+        if (reason.isPresent()) {
+            node.problem("trust-domain", "\"" + td + "\" is not a SPIFFE trust domain: " + reason.get()
+                    + " (expected: " + Syntax.TRUST_DOMAIN_EXPECTED + ")");
+            return Optional.empty();
+        }
+        return written;
     }
 
     private HttpConfig http(ConfigNode node) {
@@ -229,14 +282,15 @@ final class ConfigMapper {
         trustBundle.filter(b -> !knownBundles.contains(b)).ifPresent(b -> node.problem("trust-bundle",
                 "`" + b + "` is not a client-trust name of any listener this route applies to"
                         + suggestAndList(b, knownBundles)));
+        Optional<String> trustDomain = trustDomain(node);
         if (problems.count() == before && spiffeId.isEmpty() && uriSan.isEmpty() && dnsSan.isEmpty()
                 && subjectCn.isEmpty() && subjectOu.isEmpty() && subjectO.isEmpty() && fingerprint.isEmpty()
-                && trustBundle.isEmpty()) {
+                && trustBundle.isEmpty() && trustDomain.isEmpty()) {
             node.problem("empty allow rule (expected: at least one of spiffe-id, uri-san, dns-san, subject-cn, "
-                    + "subject-ou, subject-o, fingerprint-sha256, trust-bundle)");
+                    + "subject-ou, subject-o, fingerprint-sha256, trust-bundle, trust-domain)");
         }
         return node.build(before, () -> new AllowRule(name, spiffeId, uriSan, dnsSan, subjectCn, subjectOu, subjectO,
-                fingerprint, trustBundle));
+                fingerprint, trustBundle, trustDomain));
     }
 
     /** An optional allow-rule field; an empty string is refused rather than read as "matches nothing". */

@@ -13,6 +13,7 @@ import java.util.regex.Pattern;
 final class Syntax {
 
     static final String SPIFFE_ID_EXPECTED = "spiffe://<trust-domain>/<path>";
+    static final String TRUST_DOMAIN_EXPECTED = "a SPIFFE trust domain name such as example.org, without spiffe://";
 
     /** SPIFFE ID spec section 2.1: trust domain characters. */
     private static final Pattern TRUST_DOMAIN = Pattern.compile("[a-z0-9._-]+");
@@ -20,6 +21,8 @@ final class Syntax {
     private static final Pattern PATH_SEGMENT = Pattern.compile("[A-Za-z0-9._-]+");
     /** SPIFFE ID spec section 2.3: the maximum length of a SPIFFE ID is 2048 bytes. */
     private static final int SPIFFE_ID_MAX_LENGTH = 2048;
+    /** SPIFFE ID spec section 2.3: the maximum length of a trust domain name is 255 bytes. */
+    private static final int TRUST_DOMAIN_MAX_LENGTH = 255;
 
     private static final Pattern HOST_LABEL = Pattern.compile("[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?");
     /** RFC 9110 section 5.6.2: {@code tchar}. */
@@ -45,11 +48,9 @@ final class Syntax {
         String rest = id.substring(scheme.length());
         int slash = rest.indexOf('/');
         String trustDomain = slash < 0 ? rest : rest.substring(0, slash);
-        if (trustDomain.isEmpty()) {
-            return Optional.of("the trust domain is empty");
-        }
-        if (!TRUST_DOMAIN.matcher(trustDomain).matches()) {
-            return Optional.of("the trust domain \"" + trustDomain + "\" may only contain a-z, 0-9, '.', '-' and '_'");
+        Optional<String> trustDomainError = trustDomainError(trustDomain);
+        if (trustDomainError.isPresent()) {
+            return trustDomainError;
         }
         if (slash < 0 || slash == rest.length() - 1) {
             return Optional.of("it has no path");
@@ -76,6 +77,23 @@ final class Syntax {
                 return Optional.of("the path segment \"" + segment
                         + "\" may only contain A-Z, a-z, 0-9, '.', '-' and '_', or be exactly '*' or a final '**'");
             }
+        }
+        return Optional.empty();
+    }
+
+    /**
+     * Checks a trust domain name as it appears in a SPIFFE ID (SPIFFE ID spec section 2.1): lower-case letters,
+     * digits, '.', '-' and '_', at most 255 characters.
+     */
+    static Optional<String> trustDomainError(String trustDomain) {
+        if (trustDomain.isEmpty()) {
+            return Optional.of("the trust domain is empty");
+        }
+        if (trustDomain.length() > TRUST_DOMAIN_MAX_LENGTH) {
+            return Optional.of("the trust domain is longer than " + TRUST_DOMAIN_MAX_LENGTH + " characters");
+        }
+        if (!TRUST_DOMAIN.matcher(trustDomain).matches()) {
+            return Optional.of("the trust domain \"" + trustDomain + "\" may only contain a-z, 0-9, '.', '-' and '_'");
         }
         return Optional.empty();
     }

@@ -39,7 +39,8 @@ class ConfigLoaderTest {
         assertThat(listener.tls()).isEqualTo(new ServerTlsConfig(
                 dir.resolve("server-chain.pem"), dir.resolve("server.key"),
                 List.of(new TrustBundleConfig("prod", dir.resolve("clients-ca.pem"),
-                        List.of(dir.resolve("clients.crl")))),
+                        List.of(dir.resolve("clients.crl")), Optional.empty(), true, CrlExpiredPolicy.HARD_FAIL,
+                        Duration.ofHours(24))),
                 List.of("TLSv1.3", "TLSv1.2"), List.of(), 3, Duration.ofSeconds(10)));
         assertThat(listener.http()).isEqualTo(new HttpConfig(8192, 16384, Duration.ofSeconds(60)));
 
@@ -47,10 +48,10 @@ class ConfigLoaderTest {
                 "/orders/", "orders", List.of(
                         new AllowRule("allow[0]", Optional.of("spiffe://example.org/ns/prod/sa/*"), Optional.empty(),
                                 Optional.empty(), Optional.empty(), Optional.empty(), Optional.empty(),
-                                Optional.empty(), Optional.empty()),
+                                Optional.empty(), Optional.empty(), Optional.empty()),
                         new AllowRule("reporting", Optional.empty(), Optional.empty(), Optional.empty(),
                                 Optional.of("reporting"), Optional.of("analytics"), Optional.empty(),
-                                Optional.empty(), Optional.of("prod")))));
+                                Optional.empty(), Optional.of("prod"), Optional.empty()))));
 
         assertThat(config.backends()).containsOnlyKeys("orders");
         assertThat(config.backends().get("orders")).isEqualTo(new BackendConfig("orders",
@@ -62,6 +63,32 @@ class ConfigLoaderTest {
         assertThat(config.identityHeader().name()).isEqualTo("x-forwarded-client-cert");
         assertThat(config.identityHeader().strip()).contains("x-ssl-client-cert");
         assertThat(config.admin()).isEqualTo(new AdminConfig(true, new HostPort("127.0.0.1", 9901)));
+    }
+
+    @Test
+    void trustBundleTrustDomainEnabledAndCrlPolicyAreRead() throws Exception {
+        // Given
+        String hocon = TestPki.validConfigWith(
+                "client-trust = [{ name = prod, ca-bundle = \"clients-ca.pem\", crls = [\"clients.crl\"] }]",
+                """
+                client-trust = [
+                        { name = prod, ca-bundle = "clients-ca.pem", trust-domain = "example.org" }
+                        { name = partner, ca-bundle = "clients-ca.pem", crls = ["clients.crl"], enabled = false,
+                          trust-domain = "partner.example", crl-expired-policy = soft-fail, crl-grace-period = 2h }
+                      ]""").replace("trust-bundle = prod", "trust-bundle = partner, trust-domain = partner.example");
+
+        // When
+        ProxyConfig config = ConfigLoader.parse(hocon, dir, "test.conf");
+
+        // Then
+        assertThat(config.listeners().get(0).tls().clientTrust()).containsExactly(
+                new TrustBundleConfig("prod", dir.resolve("clients-ca.pem"), List.of(), Optional.of("example.org"),
+                        true, CrlExpiredPolicy.HARD_FAIL, Duration.ofHours(24)),
+                new TrustBundleConfig("partner", dir.resolve("clients-ca.pem"), List.of(dir.resolve("clients.crl")),
+                        Optional.of("partner.example"), false, CrlExpiredPolicy.SOFT_FAIL, Duration.ofHours(2)));
+        assertThat(config.routes().get(0).allow().get(1).trustDomain()).contains("partner.example");
+        assertThat(ConfigJson.render(config)).contains("\"crl-expired-policy\": \"soft-fail\"",
+                "\"trust-domain\": \"partner.example\"", "\"crl-grace-period\": \"7200s\"");
     }
 
     @Test

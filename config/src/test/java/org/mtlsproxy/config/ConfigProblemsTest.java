@@ -168,6 +168,65 @@ class ConfigProblemsTest {
     }
 
     @Test
+    void trustBundleTrustDomainPolicyAndGracePeriodAreChecked() {
+        String hocon = TestPki.validConfigWith(
+                "client-trust = [{ name = prod, ca-bundle = \"clients-ca.pem\", crls = [\"clients.crl\"] }]",
+                """
+                client-trust = [
+                        { name = prod, ca-bundle = "clients-ca.pem", trust-domain = "Prod.Example" }
+                        { name = partner, ca-bundle = "clients-ca.pem", crl-expired-policy = soft }
+                        { name = legacy, ca-bundle = "clients-ca.pem", crl-grace-period = 24 }
+                        { name = other, ca-bundle = "clients-ca.pem", trust-domain = "spiffe://other.example" }
+                      ]""")
+                .replace("{ spiffe-id = \"spiffe://example.org/ns/prod/sa/*\" }",
+                        "{ trust-domain = \"\" }, { trust-domain = \"a b\" }");
+
+        assertThat(problems(hocon)).extracting(ConfigProblem::toString).containsExactly(
+                at(hocon, "Prod.Example") + ": listeners[0].tls.client-trust[0].trust-domain: \"Prod.Example\" is "
+                        + "not a SPIFFE trust domain: the trust domain \"Prod.Example\" may only contain a-z, 0-9, "
+                        + "'.', '-' and '_' (expected: a SPIFFE trust domain name such as example.org, without "
+                        + "spiffe://)",
+                at(hocon, "= soft") + ": listeners[0].tls.client-trust[1].crl-expired-policy: \"soft\" is not a "
+                        + "policy (expected: hard-fail or soft-fail)",
+                at(hocon, "= 24") + ": listeners[0].tls.client-trust[2].crl-grace-period: 24 has no unit (expected: "
+                        + "a duration with a unit, e.g. 500ms, 10s, 1m)",
+                at(hocon, "spiffe://other.example") + ": listeners[0].tls.client-trust[3].trust-domain: "
+                        + "\"spiffe://other.example\" is not a SPIFFE trust domain: the trust domain "
+                        + "\"spiffe://other.example\" may only contain a-z, 0-9, '.', '-' and '_' (expected: a SPIFFE "
+                        + "trust domain name such as example.org, without spiffe://)",
+                at(hocon, "trust-domain = \"\"") + ": routes[0].allow[0].trust-domain: empty (expected: a value, or "
+                        + "leave trust-domain out)",
+                at(hocon, "\"a b\"") + ": routes[0].allow[1].trust-domain: \"a b\" is not a SPIFFE trust domain: "
+                        + "the trust domain \"a b\" may only contain a-z, 0-9, '.', '-' and '_' (expected: a SPIFFE "
+                        + "trust domain name such as example.org, without spiffe://)");
+    }
+
+    @Test
+    void twoBundlesOfOneListenerMayNotDeclareTheSameTrustDomain() {
+        String hocon = TestPki.validConfigWith(
+                "client-trust = [{ name = prod, ca-bundle = \"clients-ca.pem\", crls = [\"clients.crl\"] }]",
+                """
+                client-trust = [
+                        { name = prod, ca-bundle = "clients-ca.pem", trust-domain = "example.org" }
+                        { name = partner, ca-bundle = "clients-ca.pem", trust-domain = "example.org", enabled = false }
+                      ]""");
+
+        assertThat(problems(hocon)).containsExactly(new ConfigProblem(at(hocon, "name = partner"),
+                "listeners[0].tls.client-trust[1].trust-domain", "trust domain `example.org` is already declared by "
+                        + "listeners[0].tls.client-trust[0] (expected: one bundle per trust domain; put all CA "
+                        + "certificates of a domain in its ca-bundle)"));
+    }
+
+    @Test
+    void aListenerWhoseBundlesAreAllDisabledIsRefused() {
+        String hocon = TestPki.validConfigWith("crls = [\"clients.crl\"] }]", "crls = [], enabled = false }]");
+
+        assertThat(problems(hocon)).containsExactly(new ConfigProblem(at(hocon, "enabled = false"),
+                "listeners[0].tls.client-trust", "every bundle has enabled = false, so no client could connect "
+                        + "(expected: at least one enabled bundle; remove the listener to stop serving it)"));
+    }
+
+    @Test
     void routeNamingAnUndefinedBackendOrListenerListsTheDefinedOnes() {
         String hocon = TestPki.validConfigWith("backend = orders", "backend = ordrs, listeners = [public, pubic]");
 
@@ -195,7 +254,7 @@ class ConfigProblemsTest {
                         + "it must start with spiffe:// (expected: spiffe://<trust-domain>/<path>)"),
                 tuple("routes[0].allow[1]", "empty allow rule (expected: at least one of "
                         + "spiffe-id, uri-san, dns-san, subject-cn, subject-ou, subject-o, fingerprint-sha256, "
-                        + "trust-bundle)"),
+                        + "trust-bundle, trust-domain)"),
                 tuple("routes[0].allow[2].fingerprint-sha256", "\"abc\" is not a SHA-256 "
                         + "fingerprint (expected: 64 hex digits, colons allowed, e.g. `openssl x509 -noout "
                         + "-fingerprint -sha256`)"));

@@ -44,6 +44,17 @@ class SyntaxTest {
     }
 
     @Test
+    void trustDomainsAreLowerCaseSpiffeNamesOfAtMost255Characters() {
+        assertThat(List.of("example.org", "prod_1.example-x.org", "a".repeat(255)))
+                .allSatisfy(td -> assertThat(Syntax.trustDomainError(td)).isEmpty());
+        assertThat(Syntax.trustDomainError("")).contains("the trust domain is empty");
+        assertThat(Syntax.trustDomainError("a".repeat(256))).contains("the trust domain is longer than 255 characters");
+        assertThat(Syntax.trustDomainError("Example.org")).contains(
+                "the trust domain \"Example.org\" may only contain a-z, 0-9, '.', '-' and '_'");
+        assertThat(Syntax.trustDomainError("example.org:443")).isPresent();
+    }
+
+    @Test
     void hostNamesFollowDnsLabelRules() {
         assertThat(List.of("api.internal", "a", "10.0.0.1", "x-1.example.org")).allMatch(Syntax::isHostName);
         assertThat(List.of("", "-a.org", "a-.org", "a..org", "a_b.org", "a.org.", "a".repeat(64) + ".org"))

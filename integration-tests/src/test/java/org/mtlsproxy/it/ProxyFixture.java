@@ -78,6 +78,11 @@ final class ProxyFixture implements AutoCloseable {
         return counter("mtls_proxy.handshakes", "listener", LISTENER, "result", "failure", "reason", reason);
     }
 
+    /** {@code path} as a quoted HOCON string. */
+    static String hocon(Path path) {
+        return Builder.q(path);
+    }
+
     @Override
     public void close() {
         server.close();
@@ -90,6 +95,7 @@ final class ProxyFixture implements AutoCloseable {
         private String clientCrls;
         private Path listenerChain;
         private Path listenerKey;
+        private String clientTrust;
 
         /** A backend verified against the test backend root, named {@code name}, at 127.0.0.1:{@code port}. */
         Builder backend(String name, int... ports) {
@@ -151,6 +157,16 @@ final class ProxyFixture implements AutoCloseable {
             return this;
         }
 
+        /**
+         * Replaces the listener's whole client trust (the test client root as bundle {@code test-clients}, with its
+         * CRL) by {@code hoconElements}, the HOCON inside {@code client-trust = [ ... ]}; quote file paths with
+         * {@link ProxyFixture#hocon(Path)}.
+         */
+        Builder clientTrust(String hoconElements) {
+            clientTrust = hoconElements;
+            return this;
+        }
+
         ProxyFixture start() throws Exception {
             TestPki pki = TestPki.get();
             String hocon = """
@@ -161,7 +177,7 @@ final class ProxyFixture implements AutoCloseable {
                         tls {
                           certificate-chain = %s
                           private-key = %s
-                          client-trust = [{ name = test-clients, ca-bundle = %s, crls = [%s] }]
+                          client-trust = [%s]
                         }
                       }]
                       routes = [%s]
@@ -174,7 +190,8 @@ final class ProxyFixture implements AutoCloseable {
                     """.formatted(LISTENER,
                     q(listenerChain != null ? listenerChain : pki.proxyServer().chainPem()),
                     q(listenerKey != null ? listenerKey : pki.proxyServer().keyPem()),
-                    q(pki.clientRootPem()), clientCrls != null ? clientCrls : q(pki.clientCrlPem()),
+                    clientTrust != null ? clientTrust : "{ name = test-clients, ca-bundle = " + q(pki.clientRootPem())
+                            + ", crls = [" + (clientCrls != null ? clientCrls : q(pki.clientCrlPem())) + "] }",
                     String.join("\n", routes), String.join("\n", backends), String.join("\n", extra));
             Path file = Files.createTempFile(pki.directory(), "proxy-", ".conf");
             Files.writeString(file, hocon);

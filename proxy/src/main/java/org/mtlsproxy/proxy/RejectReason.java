@@ -19,6 +19,13 @@ public enum RejectReason {
     BAD_KEY_USAGE("bad_key_usage", true),
     /** The client chain needs more CA certificates than verify-depth allows. */
     CHAIN_TOO_LONG("chain_too_long", true),
+    /**
+     * The client chain anchored in a trust bundle, but the bundle's trust domain rules refused the leaf's SPIFFE ID:
+     * it is not in the bundle's trust domain, or it names a domain another bundle is the authority for.
+     */
+    WRONG_TRUST_DOMAIN("wrong_trust_domain", true),
+    /** The CRL covering a certificate of the client chain is past its nextUpdate (and past any grace period). */
+    CRL_EXPIRED("crl_expired", true),
     /** The TLS handshake failed for another reason: protocol version, cipher, malformed message. */
     HANDSHAKE_ERROR("handshake_error", true),
     /** The client did not finish the TLS handshake within handshake-timeout. */

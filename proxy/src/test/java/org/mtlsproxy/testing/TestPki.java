@@ -435,6 +435,21 @@ public final class TestPki {
     }
 
     /**
+     * Creates an extra self-signed root CA, unrelated to every other hierarchy of this PKI (e.g. a partner's), with
+     * the same profile as the built-in CAs. Issue leaves under it with {@link #issue(Issued, String, Consumer)}.
+     *
+     * @param subject the subject DN, e.g. {@code "CN=Partner A Root CA, O=Partner"}
+     */
+    public Issued newRootCa(String subject) {
+        requireNonNull(subject, "subject");
+        try {
+            return write("root-ca-" + fileCounter.incrementAndGet(), ca(subject, Instant.now()).buildSelfSigned());
+        } catch (Exception e) {
+            throw new IllegalStateException("Cannot create a root CA for " + subject, e);
+        }
+    }
+
+    /**
      * Writes a PEM CRL signed by {@code issuer} (SHA256withECDSA) listing the serial numbers of {@code revoked}
      * (reason keyCompromise, revoked an hour ago), this update an hour ago, with a fresh CRL number.
      *

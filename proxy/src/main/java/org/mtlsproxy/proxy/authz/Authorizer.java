@@ -60,6 +60,7 @@ public final class Authorizer {
         List<IdentityMatcher> all = new ArrayList<>();
         // Cheapest and most selective first; the order does not change the result.
         rule.trustBundle().ifPresent(v -> all.add(new Matchers.TrustBundle(v)));
+        rule.trustDomain().ifPresent(v -> all.add(new Matchers.TrustDomain(v)));
         rule.fingerprintSha256().ifPresent(v -> all.add(new Matchers.FingerprintSha256(v)));
         rule.spiffeId().ifPresent(v -> all.add(new Matchers.SpiffeId(SpiffeIdPattern.parse(v))));
         rule.uriSan().ifPresent(v -> all.add(new Matchers.UriSan(v)));

@@ -4,6 +4,7 @@ import static java.util.Objects.requireNonNull;
 
 import java.util.List;
 import org.mtlsproxy.proxy.identity.ClientIdentity;
+import org.mtlsproxy.proxy.identity.SpiffeIds;
 
 /**
  * The matchers an allow rule is built from, one per rule field, and {@link AllOf} to combine them.
@@ -123,6 +124,21 @@ final class Matchers {
         @Override
         public boolean test(ClientIdentity id) {
             return id.trustBundle().equals(name);
+        }
+    }
+
+    /** The identity's SPIFFE ID is in the trust domain (exact); no SPIFFE ID, no match. */
+    record TrustDomain(String name) implements IdentityMatcher {
+        TrustDomain {
+            requireNonNull(name, "name");
+            if (name.isEmpty()) {
+                throw new IllegalArgumentException("trust-domain: empty (expected: a trust domain such as example.org)");
+            }
+        }
+
+        @Override
+        public boolean test(ClientIdentity id) {
+            return id.spiffeId().isPresent() && SpiffeIds.isInTrustDomain(id.spiffeId().get(), name);
         }
     }
 

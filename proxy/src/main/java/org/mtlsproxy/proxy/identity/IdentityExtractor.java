@@ -34,8 +34,6 @@ public final class IdentityExtractor {
     private static final int SAN_URI = 6;
     private static final int SAN_IP = 7;
 
-    private static final String SPIFFE_SCHEME = "spiffe:";
-
     private IdentityExtractor() {
     }
 
@@ -79,6 +77,21 @@ public final class IdentityExtractor {
                 trustBundle);
     }
 
+    /**
+     * Every URI SAN of {@code leaf} with the {@code spiffe} scheme, in certificate order: exactly one for an
+     * X.509-SVID. The trust decisions of the TLS layer use this list, not {@link ClientIdentity#spiffeId()}, so that a
+     * certificate with two SPIFFE IDs cannot slip past a trust-domain check.
+     *
+     * @throws IllegalArgumentException if the subjectAltName extension cannot be parsed
+     */
+    public static List<String> spiffeUris(X509Certificate leaf) {
+        requireNonNull(leaf, "leaf");
+        List<String> uris = new ArrayList<>();
+        readSans(leaf, uris, new ArrayList<>(), new ArrayList<>(), new ArrayList<>());
+        uris.removeIf(uri -> !SpiffeIds.isSpiffeUri(uri));
+        return List.copyOf(uris);
+    }
+
     private static void readSans(X509Certificate leaf, List<String> uris, List<String> dns, List<String> emails,
                                  List<String> ips) {
         Collection<List<?>> sans;
@@ -117,7 +130,7 @@ public final class IdentityExtractor {
     private static Optional<String> spiffeId(List<String> uris) {
         String found = null;
         for (String uri : uris) {
-            if (uri.regionMatches(true, 0, SPIFFE_SCHEME, 0, SPIFFE_SCHEME.length())) {
+            if (SpiffeIds.isSpiffeUri(uri)) {
                 if (found != null) {
                     return Optional.empty();
                 }

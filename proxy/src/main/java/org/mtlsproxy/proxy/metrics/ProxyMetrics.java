@@ -19,11 +19,15 @@ import io.micrometer.core.instrument.Timer;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.EnumMap;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import org.mtlsproxy.proxy.RejectReason;
+import org.mtlsproxy.proxy.tls.VerifierEvents;
 
 /**
  * Every meter the proxy publishes, in one place. Names and tags are a public contract (Prometheus names below):
@@ -47,6 +51,11 @@ import org.mtlsproxy.proxy.RejectReason;
  *   <li>{@code mtls_proxy_bytes_total{listener,direction}}: HTTP body bytes received from and sent to clients</li>
  *   <li>{@code mtls_proxy_certificate_expiry_seconds{kind,name,subject}}: seconds until notAfter of every
  *       configured certificate and CA (kind: listener, client_ca, backend_ca, backend_client)</li>
+ *   <li>{@code mtls_proxy_crl_age_seconds{listener,bundle,issuer}} (now &minus; thisUpdate),
+ *       {@code mtls_proxy_crl_next_update_seconds{listener,bundle,issuer}} (nextUpdate &minus; now, negative when
+ *       stale, +Inf without nextUpdate): the CRL that decides freshness per CA of each enabled client trust bundle;
+ *       {@code mtls_proxy_crl_stale_accepted_total{listener,bundle}}: client chains accepted on a stale CRL under
+ *       soft-fail</li>
  *   <li>{@code mtls_proxy_backend_connections_total{backend,result,reason}},
  *       {@code mtls_proxy_backend_connect_duration_seconds{backend}},
  *       {@code mtls_proxy_backend_connection_reuses_total{backend}}</li>
@@ -66,6 +75,7 @@ public final class ProxyMetrics {
     private final Map<String, BackendMeters> backends = new ConcurrentHashMap<>();
     private final List<Gauge> certificateGauges = new java.util.ArrayList<>();
     private final ExpiryWarnings expiryWarnings = new ExpiryWarnings();
+    private final Map<String, ClientTrustMeters> clientTrust = new ConcurrentHashMap<>();
 
     private final java.util.concurrent.atomic.AtomicLong lastReloadSuccess =
             new java.util.concurrent.atomic.AtomicLong(System.currentTimeMillis() / 1000);
@@ -153,6 +163,73 @@ public final class ProxyMetrics {
 
     public BackendMeters backend(String name) {
         return backends.computeIfAbsent(name, n -> new BackendMeters(registry, n));
+    }
+
+    /** CRL meters of one listener's client trust bundles, fed by its certificate verifier. */
+    public ClientTrustMeters clientTrust(String listener) {
+        return clientTrust.computeIfAbsent(listener, n -> new ClientTrustMeters(registry, n));
+    }
+
+    /**
+     * CRL meters of one listener. A gauge reads a holder that each new verifier (a reload) refreshes, so a reloaded
+     * CRL replaces the old values instead of being shadowed by the first registration.
+     */
+    public static final class ClientTrustMeters implements VerifierEvents {
+        private final MeterRegistry registry;
+        private final String listener;
+        private final Map<String, AtomicReference<CrlTimes>> crls = new ConcurrentHashMap<>();
+        private final Map<String, Counter> staleAccepted = new ConcurrentHashMap<>();
+
+        ClientTrustMeters(MeterRegistry registry, String listener) {
+            this.registry = registry;
+            this.listener = listener;
+        }
+
+        private record CrlTimes(long thisUpdateMillis, long nextUpdateMillis) {
+            double ageSeconds() {
+                return (System.currentTimeMillis() - thisUpdateMillis) / 1000.0;
+            }
+
+            double nextUpdateSeconds() {
+                return nextUpdateMillis == Long.MAX_VALUE ? Double.POSITIVE_INFINITY
+                        : (nextUpdateMillis - System.currentTimeMillis()) / 1000.0;
+            }
+        }
+
+        @Override
+        public void crlLoaded(String bundle, String issuer, Instant thisUpdate, Optional<Instant> nextUpdate) {
+            CrlTimes times = new CrlTimes(thisUpdate.toEpochMilli(),
+                    nextUpdate.map(Instant::toEpochMilli).orElse(Long.MAX_VALUE));
+            crls.computeIfAbsent(bundle + '\u0000' + issuer, k -> {
+                AtomicReference<CrlTimes> holder = new AtomicReference<>(times);
+                Gauge.builder("mtls_proxy.crl.age", holder, h -> h.get().ageSeconds())
+                        .description("Seconds since the thisUpdate of the CRL deciding freshness for a client CA")
+                        .baseUnit("seconds")
+                        .tags("listener", listener, "bundle", bundle, "issuer", issuer)
+                        .register(registry);
+                Gauge.builder("mtls_proxy.crl.next.update", holder, h -> h.get().nextUpdateSeconds())
+                        .description("Seconds until the nextUpdate of the CRL deciding freshness for a client CA; "
+                                + "negative when stale")
+                        .baseUnit("seconds")
+                        .tags("listener", listener, "bundle", bundle, "issuer", issuer)
+                        .register(registry);
+                return holder;
+            }).set(times);
+            staleCounter(bundle);
+        }
+
+        @Override
+        public void staleCrlAccepted(String bundle) {
+            staleCounter(bundle).increment();
+        }
+
+        private Counter staleCounter(String bundle) {
+            return staleAccepted.computeIfAbsent(bundle, b -> Counter.builder("mtls_proxy.crl.stale.accepted")
+                    .description("Client chains accepted although a CRL they rely on is past its nextUpdate "
+                            + "(crl-expired-policy soft-fail, within the grace period)")
+                    .tags("listener", listener, "bundle", b)
+                    .register(registry));
+        }
     }
 
     /** Meters of one listener. */

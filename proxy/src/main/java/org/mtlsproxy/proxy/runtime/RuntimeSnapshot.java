@@ -69,7 +69,8 @@ public final class RuntimeSnapshot {
         }
         Map<String, ListenerRuntime> listeners = new LinkedHashMap<>();
         for (ListenerConfig l : config.listeners()) {
-            ClientCertificateVerifier verifier = SslContextFactory.clientVerifier(l.tls());
+            ClientCertificateVerifier verifier =
+                    SslContextFactory.clientVerifier(l.tls(), metrics.clientTrust(l.name()));
             SslContext ctx = SslContextFactory.forListener(l.tls(), verifier);
             certificates.add(new ConfiguredCertificate("listener", l.name(),
                     SslContextFactory.readCertificates(l.tls().certificateChain()).get(0)));

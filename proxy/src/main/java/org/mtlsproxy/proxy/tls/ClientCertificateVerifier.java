@@ -21,65 +21,123 @@ import java.security.cert.X509CRL;
 import java.security.cert.X509CRLEntry;
 import java.security.cert.X509CertSelector;
 import java.security.cert.X509Certificate;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Comparator;
 import java.util.Date;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.SSLSession;
 import javax.net.ssl.X509ExtendedTrustManager;
 import javax.security.auth.x500.X500Principal;
+import org.mtlsproxy.config.CrlExpiredPolicy;
 import org.mtlsproxy.proxy.RejectReason;
+import org.mtlsproxy.proxy.identity.IdentityExtractor;
+import org.mtlsproxy.proxy.identity.SpiffeIds;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Verifies client certificate chains against one or more named trust bundles and records which bundle verified
  * the chain in the handshake session (under {@link #BUNDLE_SESSION_KEY}).
  *
  * <p>Order of checks, each failing with a reason from {@link RejectReason}: the leaf's validity window and key
- * usage; a PKIX path from the leaf through the intermediates the client sent to a trust anchor (JDK
- * {@code CertPathBuilder}: signatures, basic constraints, validity of every CA, name constraints), within
- * {@code verifyDepth}; then revocation by the bundle's CRLs for every certificate of the path. A CRL is only
- * trusted after its signature verified with the key of the issuer found in the path.
+ * usage; then, per enabled bundle in order, a PKIX path from the leaf through the intermediates the client sent to
+ * a trust anchor (JDK {@code CertPathBuilder}: signatures, basic constraints, validity of every CA, name
+ * constraints), within {@code verifyDepth}; the bundle's trust domain rules; then revocation and freshness by the
+ * bundle's CRLs for every certificate of the path. A CRL is only trusted after its signature verified with the key
+ * of the issuer found in the path.
  *
- * <p>Thread-safe and immutable apart from a memo of CRL signatures already verified.
+ * <p>Trust domains (SPIFFE): a bundle declaring trust domain X verifies only leaves with exactly one SPIFFE ID, in
+ * X; a leaf whose SPIFFE ID names a domain declared by some bundle of the listener (enabled or not) is refused by
+ * every other bundle. Together: a CA trusted for one domain cannot vouch for another's identities.
+ *
+ * <p>Thread-safe and immutable apart from a memo of CRL signatures already verified and the time of the last stale
+ * CRL warning per CRL.
  */
 public final class ClientCertificateVerifier extends X509ExtendedTrustManager {
 
     /** Handshake-session value naming the trust bundle that verified the client. */
     public static final String BUNDLE_SESSION_KEY = "mtls-proxy.trust-bundle";
 
+    private static final Logger LOG = LoggerFactory.getLogger(ClientCertificateVerifier.class);
+    /** A stale CRL accepted under soft-fail is logged at most this often, per CRL. */
+    static final Duration STALE_CRL_WARNING_INTERVAL = Duration.ofMinutes(1);
+
     private static final String EKU_CLIENT_AUTH = "1.3.6.1.5.5.7.3.2";
     private static final String EKU_ANY = "2.5.29.37.0";
     private static final int KU_DIGITAL_SIGNATURE = 0;
+    /** Orders CRLs by nextUpdate (none = never stale = greatest), then thisUpdate. */
+    private static final Comparator<X509CRL> BY_FRESHNESS = Comparator
+            .comparing((X509CRL crl) -> crl.getNextUpdate() == null ? Long.MAX_VALUE : crl.getNextUpdate().getTime())
+            .thenComparing(crl -> crl.getThisUpdate().getTime());
 
     private final List<CompiledBundle> bundles;
+    /** Every declared trust domain, of enabled and disabled bundles, to the name of the bundle declaring it. */
+    private final Map<String, String> trustDomainOwners;
     private final int verifyDepth;
     private final X509Certificate[] acceptedIssuers;
+    private final VerifierEvents events;
+    private final Clock clock;
 
     /**
-     * @param bundles     the listener's client trust bundles, tried in order
+     * @param bundles     the listener's client trust bundles, tried in order; at least one enabled
      * @param verifyDepth maximum number of CA certificates above the leaf, trust anchor included
      */
     public ClientCertificateVerifier(List<TrustBundle> bundles, int verifyDepth) {
+        this(bundles, verifyDepth, VerifierEvents.NONE);
+    }
+
+    /**
+     * @param bundles     the listener's client trust bundles, tried in order; at least one enabled
+     * @param verifyDepth maximum number of CA certificates above the leaf, trust anchor included
+     * @param events      told about loaded CRLs and stale CRLs accepted
+     */
+    public ClientCertificateVerifier(List<TrustBundle> bundles, int verifyDepth, VerifierEvents events) {
+        this(bundles, verifyDepth, events, Clock.systemUTC());
+    }
+
+    ClientCertificateVerifier(List<TrustBundle> bundles, int verifyDepth, VerifierEvents events, Clock clock) {
         requireNonNull(bundles, "bundles");
-        if (bundles.isEmpty()) {
-            throw new IllegalArgumentException("at least one trust bundle is required");
+        this.events = requireNonNull(events, "events");
+        this.clock = requireNonNull(clock, "clock");
+        if (bundles.stream().noneMatch(TrustBundle::enabled)) {
+            throw new IllegalArgumentException("at least one enabled trust bundle is required");
         }
         if (verifyDepth < 1) {
             throw new IllegalArgumentException("verifyDepth must be >= 1, was " + verifyDepth);
         }
         this.verifyDepth = verifyDepth;
+        Map<String, String> owners = new HashMap<>();
         List<CompiledBundle> compiled = new ArrayList<>();
         List<X509Certificate> issuers = new ArrayList<>();
         for (TrustBundle b : bundles) {
-            compiled.add(new CompiledBundle(b));
+            b.trustDomain().ifPresent(td -> {
+                String previous = owners.putIfAbsent(td, b.name());
+                if (previous != null) {
+                    throw new IllegalArgumentException("trust domain " + td + " is declared by bundles " + previous
+                            + " and " + b.name() + " (expected: one bundle per trust domain)");
+                }
+            });
+            if (!b.enabled()) {
+                continue;
+            }
+            CompiledBundle c = new CompiledBundle(b);
+            c.reportCrls(events, clock.instant());
+            compiled.add(c);
             issuers.addAll(b.cas());
         }
+        this.trustDomainOwners = Map.copyOf(owners);
         this.bundles = List.copyOf(compiled);
         this.acceptedIssuers = issuers.toArray(new X509Certificate[0]);
     }
@@ -97,20 +155,33 @@ public final class ClientCertificateVerifier extends X509ExtendedTrustManager {
         X509Certificate leaf = chain[0];
         String subject = leaf.getSubjectX500Principal().getName();
         checkLeaf(leaf, subject);
+        List<String> spiffeUris = spiffeUris(leaf, subject);
+        Instant now = clock.instant();
         ClientCertificateException best = null;
         for (CompiledBundle bundle : bundles) {
             try {
-                bundle.verify(chain, verifyDepth, subject);
+                List<X509CRL> stale = bundle.verify(chain, verifyDepth, subject, spiffeUris, trustDomainOwners, now);
+                if (!stale.isEmpty()) {
+                    bundle.staleCrlsAccepted(stale, subject, now, events);
+                }
                 return bundle.name;
             } catch (ClientCertificateException e) {
-                // Prefer the most specific failure: a chain that anchored but was revoked or expired says more
-                // than "no bundle knows this CA".
+                // Prefer the most specific failure: a chain that anchored but was revoked, expired or of the wrong
+                // trust domain says more than "no bundle knows this CA".
                 if (best == null || best.reason() == RejectReason.UNTRUSTED_CA) {
                     best = e;
                 }
             }
         }
         throw best;
+    }
+
+    private static List<String> spiffeUris(X509Certificate leaf, String subject) throws ClientCertificateException {
+        try {
+            return IdentityExtractor.spiffeUris(leaf);
+        } catch (IllegalArgumentException e) {
+            throw new ClientCertificateException(RejectReason.HANDSHAKE_ERROR, subject, e.getMessage());
+        }
     }
 
     private static void checkLeaf(X509Certificate leaf, String subject) throws ClientCertificateException {
@@ -187,14 +258,22 @@ public final class ClientCertificateVerifier extends X509ExtendedTrustManager {
     /** One bundle, pre-indexed for path building and revocation lookups. */
     private static final class CompiledBundle {
         final String name;
+        final String trustDomain;
+        final CrlExpiredPolicy crlExpiredPolicy;
+        final Duration crlGracePeriod;
         final Set<TrustAnchor> anchors;
         final Map<X500Principal, List<X509CRL>> crlsByIssuer;
         final Set<X500Principal> anchorSubjects;
         /** CRLs whose signature was verified, with the key that verified them. */
         final Map<X509CRL, PublicKey> verifiedCrls = new ConcurrentHashMap<>();
+        /** Per stale CRL, the epoch millisecond before which it is not logged again. */
+        final Map<X509CRL, AtomicLong> nextStaleWarning = new ConcurrentHashMap<>();
 
         CompiledBundle(TrustBundle bundle) {
             this.name = bundle.name();
+            this.trustDomain = bundle.trustDomain().orElse(null);
+            this.crlExpiredPolicy = bundle.crlExpiredPolicy();
+            this.crlGracePeriod = bundle.crlGracePeriod();
             Set<TrustAnchor> a = new HashSet<>();
             Set<X500Principal> subjects = new HashSet<>();
             for (X509Certificate ca : bundle.cas()) {
@@ -211,7 +290,30 @@ public final class ClientCertificateVerifier extends X509ExtendedTrustManager {
             this.crlsByIssuer = Map.copyOf(byIssuer);
         }
 
-        void verify(X509Certificate[] chain, int verifyDepth, String subject) throws ClientCertificateException {
+        /** Reports the deciding CRL of every issuer, and warns at once about one that is already stale. */
+        void reportCrls(VerifierEvents events, Instant now) {
+            crlsByIssuer.forEach((issuer, crls) -> {
+                X509CRL crl = crls.stream().max(BY_FRESHNESS).orElseThrow();
+                Optional<Instant> nextUpdate = Optional.ofNullable(crl.getNextUpdate()).map(Date::toInstant);
+                String issuerName = issuer.getName(X500Principal.RFC2253);
+                events.crlLoaded(name, issuerName, crl.getThisUpdate().toInstant(), nextUpdate);
+                if (nextUpdate.isPresent() && !now.isBefore(nextUpdate.get())) {
+                    LOG.atWarn().addKeyValue("bundle", name).addKeyValue("issuer", issuerName)
+                            .addKeyValue("next_update", nextUpdate.get())
+                            .addKeyValue("crl_expired_policy", crlExpiredPolicy.label())
+                            .addKeyValue("grace_ends", nextUpdate.get().plus(crlGracePeriod))
+                            .log("CRL is already stale: publish a fresh one");
+                }
+            });
+        }
+
+        /**
+         * Verifies the chain against this bundle.
+         *
+         * @return the stale CRLs the acceptance relied on (soft-fail within grace); usually empty
+         */
+        List<X509CRL> verify(X509Certificate[] chain, int verifyDepth, String subject, List<String> spiffeUris,
+                Map<String, String> trustDomainOwners, Instant now) throws ClientCertificateException {
             X509Certificate leaf = chain[0];
             PKIXCertPathBuilderResult result = buildPath(chain, verifyDepth, subject);
             List<? extends java.security.cert.Certificate> path = result.getCertPath().getCertificates();
@@ -221,7 +323,37 @@ public final class ClientCertificateVerifier extends X509ExtendedTrustManager {
                 throw new ClientCertificateException(RejectReason.CHAIN_TOO_LONG, subject,
                         "chain needs " + caCount + " CA certificates, verify-depth is " + verifyDepth);
             }
-            checkRevocation(path, result.getTrustAnchor().getTrustedCert(), subject);
+            checkTrustDomain(spiffeUris, trustDomainOwners, subject);
+            return checkRevocation(path, result.getTrustAnchor().getTrustedCert(), subject, now);
+        }
+
+        /**
+         * Rule (a): a bundle with a trust domain takes only leaves with exactly one SPIFFE ID, in that domain.
+         * Rule (b): a bundle takes no leaf whose SPIFFE ID names a domain another bundle declares. Rule (b) reads the
+         * ID leniently (case, port, user info) so that look-alikes of a declared domain are refused too.
+         */
+        private void checkTrustDomain(List<String> spiffeUris, Map<String, String> trustDomainOwners, String subject)
+                throws ClientCertificateException {
+            if (trustDomain != null) {
+                if (spiffeUris.size() != 1) {
+                    throw new ClientCertificateException(RejectReason.WRONG_TRUST_DOMAIN, subject, "bundle " + name
+                            + " accepts only certificates with one SPIFFE ID in trust domain " + trustDomain
+                            + ", the client has " + spiffeUris.size());
+                }
+                if (!SpiffeIds.isInTrustDomain(spiffeUris.get(0), trustDomain)) {
+                    throw new ClientCertificateException(RejectReason.WRONG_TRUST_DOMAIN, subject, "SPIFFE ID "
+                            + spiffeUris.get(0) + " is not in trust domain " + trustDomain + " of bundle " + name);
+                }
+                return;
+            }
+            for (String uri : spiffeUris) {
+                String owner = trustDomainOwners.get(SpiffeIds.lenientTrustDomain(uri));
+                if (owner != null) {
+                    throw new ClientCertificateException(RejectReason.WRONG_TRUST_DOMAIN, subject, "SPIFFE ID " + uri
+                            + " names a trust domain only bundle " + owner + " may verify, but it chains to bundle "
+                            + name);
+                }
+            }
         }
 
         private static boolean isSelf(X509Certificate leaf, TrustAnchor anchor) {
@@ -282,11 +414,18 @@ public final class ClientCertificateVerifier extends X509ExtendedTrustManager {
                     "no path to a CA of bundle " + name + " (" + e.getMessage() + ")");
         }
 
-        private void checkRevocation(List<? extends java.security.cert.Certificate> path, X509Certificate anchor,
-                String subject) throws ClientCertificateException {
+        /**
+         * Checks every certificate of the path against the verified CRLs of its issuer: listed means revoked. The
+         * verified CRL with the latest nextUpdate decides freshness; a CA none of whose CRLs verified is not checked.
+         *
+         * @return the stale CRLs accepted under soft-fail
+         */
+        private List<X509CRL> checkRevocation(List<? extends java.security.cert.Certificate> path,
+                X509Certificate anchor, String subject, Instant now) throws ClientCertificateException {
             if (crlsByIssuer.isEmpty()) {
-                return;
+                return List.of();
             }
+            List<X509CRL> staleAccepted = List.of();
             for (int i = 0; i < path.size(); i++) {
                 X509Certificate cert = (X509Certificate) path.get(i);
                 List<X509CRL> crls = crlsByIssuer.get(cert.getIssuerX500Principal());
@@ -297,19 +436,75 @@ public final class ClientCertificateVerifier extends X509ExtendedTrustManager {
                 if (issuer == null) {
                     continue;
                 }
+                String which = i == 0 ? "client certificate" : "intermediate "
+                        + cert.getSubjectX500Principal().getName();
+                X509CRL deciding = null;
                 for (X509CRL crl : crls) {
                     if (!signatureVerified(crl, issuer.getPublicKey())) {
                         continue;
                     }
                     X509CRLEntry entry = crl.getRevokedCertificate(cert);
                     if (entry != null) {
-                        String which = i == 0 ? "client certificate" : "intermediate "
-                                + cert.getSubjectX500Principal().getName();
                         throw new ClientCertificateException(RejectReason.REVOKED, subject,
                                 which + " serial " + cert.getSerialNumber().toString(16) + " revoked at "
                                         + entry.getRevocationDate().toInstant());
                     }
+                    if (deciding == null || BY_FRESHNESS.compare(crl, deciding) > 0) {
+                        deciding = crl;
+                    }
                 }
+                if (deciding != null && isStale(deciding, now, which, subject)) {
+                    if (staleAccepted.isEmpty()) {
+                        staleAccepted = new ArrayList<>(2);
+                    }
+                    staleAccepted.add(deciding);
+                }
+            }
+            return staleAccepted;
+        }
+
+        /**
+         * False for a fresh CRL; true for a stale one accepted under soft-fail; throws {@code crl_expired}
+         * otherwise.
+         */
+        private boolean isStale(X509CRL crl, Instant now, String which, String subject)
+                throws ClientCertificateException {
+            Date next = crl.getNextUpdate();
+            if (next == null || now.isBefore(next.toInstant())) {
+                return false;
+            }
+            String crlIssuer = crl.getIssuerX500Principal().getName();
+            if (crlExpiredPolicy == CrlExpiredPolicy.HARD_FAIL) {
+                throw new ClientCertificateException(RejectReason.CRL_EXPIRED, subject, "the CRL of " + crlIssuer
+                        + " covering the " + which + " is past its nextUpdate " + next.toInstant() + " (bundle "
+                        + name + ", crl-expired-policy hard-fail)");
+            }
+            Instant graceEnds = next.toInstant().plus(crlGracePeriod);
+            if (!now.isBefore(graceEnds)) {
+                throw new ClientCertificateException(RejectReason.CRL_EXPIRED, subject, "the CRL of " + crlIssuer
+                        + " covering the " + which + " is past its nextUpdate " + next.toInstant()
+                        + " and its grace period, which ended " + graceEnds + " (bundle " + name + ")");
+            }
+            return true;
+        }
+
+        /** Counts one acceptance and logs each stale CRL at most once per {@link #STALE_CRL_WARNING_INTERVAL}. */
+        void staleCrlsAccepted(List<X509CRL> stale, String subject, Instant now, VerifierEvents events) {
+            events.staleCrlAccepted(name);
+            long nowMillis = now.toEpochMilli();
+            for (X509CRL crl : stale) {
+                AtomicLong next = nextStaleWarning.computeIfAbsent(crl, k -> new AtomicLong(Long.MIN_VALUE));
+                long due = next.get();
+                if (nowMillis < due
+                        || !next.compareAndSet(due, nowMillis + STALE_CRL_WARNING_INTERVAL.toMillis())) {
+                    continue;
+                }
+                LOG.atWarn().addKeyValue("bundle", name)
+                        .addKeyValue("issuer", crl.getIssuerX500Principal().getName())
+                        .addKeyValue("next_update", crl.getNextUpdate().toInstant())
+                        .addKeyValue("grace_ends", crl.getNextUpdate().toInstant().plus(crlGracePeriod))
+                        .addKeyValue("subject", subject)
+                        .log("accepted a client on a stale CRL (crl-expired-policy soft-fail); publish a fresh CRL");
             }
         }
 

@@ -79,6 +79,15 @@ public final class SslContextFactory {
 
     /** The verifier of a listener's client certificates, from its trust bundles and CRL files. */
     public static ClientCertificateVerifier clientVerifier(ServerTlsConfig tls) throws TlsMaterialException {
+        return clientVerifier(tls, VerifierEvents.NONE);
+    }
+
+    /**
+     * The verifier of a listener's client certificates, from its trust bundles and CRL files, reporting its CRLs to
+     * {@code events} (the listener's meters).
+     */
+    public static ClientCertificateVerifier clientVerifier(ServerTlsConfig tls, VerifierEvents events)
+            throws TlsMaterialException {
         List<TrustBundle> bundles = new ArrayList<>();
         for (TrustBundleConfig b : tls.clientTrust()) {
             List<X509CRL> crls = new ArrayList<>();
@@ -89,9 +98,10 @@ public final class SslContextFactory {
                     throw new TlsMaterialException("cannot read CRL " + crl + ": " + e.getMessage(), e);
                 }
             }
-            bundles.add(new TrustBundle(b.name(), readCertificates(b.caBundle()), crls));
+            bundles.add(new TrustBundle(b.name(), readCertificates(b.caBundle()), crls, b.trustDomain(), b.enabled(),
+                    b.crlExpiredPolicy(), b.crlGracePeriod()));
         }
-        return new ClientCertificateVerifier(bundles, tls.verifyDepth());
+        return new ClientCertificateVerifier(bundles, tls.verifyDepth(), events);
     }
 
     /**

@@ -200,6 +200,21 @@ class AuthorizerTest {
             assertThat(decide(r, identity().trustBundle("partners").build()).allowed()).isTrue();
             assertThat(decide(r, identity().trustBundle("internal").build()).allowed()).isFalse();
         }
+
+        @Test
+        void trustDomainMatchesTheWholeAuthorityOfTheSpiffeIdExactly() {
+            AllowRule r = rule("r").trustDomain("partner.example").build();
+            assertThat(decide(r, identity().spiffeId("spiffe://partner.example/ns/a/sa/b").build()).allowed())
+                    .isTrue();
+            assertThat(decide(r, identity().spiffeId("spiffe://partner.example").build()).allowed()).isTrue();
+            assertThat(decide(r, identity().spiffeId("spiffe://partner.example.evil/x").build()).allowed())
+                    .isFalse();
+            assertThat(decide(r, identity().spiffeId("spiffe://Partner.Example/x").build()).allowed()).isFalse();
+            assertThat(decide(r, identity().spiffeId("spiffe://partner.example:443/x").build()).allowed())
+                    .isFalse();
+            assertThat(decide(r, identity().spiffeId("spiffe://prod.example/x").build()).allowed()).isFalse();
+            assertThat(decide(r, identity().cn("partner.example").build()).allowed()).isFalse();
+        }
     }
 
     @Test

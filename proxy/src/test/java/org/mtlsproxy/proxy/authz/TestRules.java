@@ -15,6 +15,7 @@ final class TestRules {
     private Optional<String> subjectO = Optional.empty();
     private Optional<String> fingerprint = Optional.empty();
     private Optional<String> trustBundle = Optional.empty();
+    private Optional<String> trustDomain = Optional.empty();
 
     private TestRules(String name) {
         this.name = name;
@@ -64,8 +65,13 @@ final class TestRules {
         return this;
     }
 
+    TestRules trustDomain(String v) {
+        trustDomain = Optional.of(v);
+        return this;
+    }
+
     AllowRule build() {
         return new AllowRule(name, spiffeId, uriSan, dnsSan, subjectCn, subjectOu, subjectO, fingerprint,
-                trustBundle);
+                trustBundle, trustDomain);
     }
 }

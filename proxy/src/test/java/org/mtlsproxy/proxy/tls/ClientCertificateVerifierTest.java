@@ -3,25 +3,38 @@ package org.mtlsproxy.proxy.tls;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
 import io.netty.pkitesting.CertificateBuilder;
 import io.netty.pkitesting.X509Bundle;
+import java.io.ByteArrayInputStream;
 import java.math.BigInteger;
+import java.net.URI;
 import java.security.PrivateKey;
 import java.security.cert.CertificateFactory;
 import java.security.cert.X509CRL;
 import java.security.cert.X509Certificate;
-import java.io.ByteArrayInputStream;
+import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
+import java.time.ZoneId;
+import java.time.ZoneOffset;
 import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
 import java.util.Date;
 import java.util.List;
+import java.util.Optional;
 import org.bouncycastle.asn1.x500.X500Name;
 import org.bouncycastle.asn1.x509.CRLReason;
 import org.bouncycastle.cert.X509v2CRLBuilder;
 import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
+import org.mtlsproxy.config.CrlExpiredPolicy;
 import org.mtlsproxy.proxy.RejectReason;
+import org.slf4j.LoggerFactory;
 
 class ClientCertificateVerifierTest {
 
@@ -61,20 +74,60 @@ class ClientCertificateVerifierTest {
     }
 
     private static TrustBundle bundle(String name, X509Bundle ca, X509CRL... crls) {
-        return new TrustBundle(name, List.of(ca.getCertificate()), List.of(crls));
+        return new TrustBundle(name, List.of(ca.getCertificate()), List.of(crls), Optional.empty(), true,
+                CrlExpiredPolicy.HARD_FAIL, Duration.ofHours(24));
+    }
+
+    private static TrustBundle domainBundle(String name, String trustDomain, X509Bundle ca) {
+        return new TrustBundle(name, List.of(ca.getCertificate()), List.of(), Optional.of(trustDomain), true,
+                CrlExpiredPolicy.HARD_FAIL, Duration.ofHours(24));
+    }
+
+    private static TrustBundle disabled(TrustBundle b) {
+        return new TrustBundle(b.name(), b.cas(), b.crls(), b.trustDomain(), false, b.crlExpiredPolicy(),
+                b.crlGracePeriod());
+    }
+
+    private static TrustBundle softFail(Duration grace, TrustBundle b) {
+        return new TrustBundle(b.name(), b.cas(), b.crls(), b.trustDomain(), b.enabled(), CrlExpiredPolicy.SOFT_FAIL,
+                grace);
     }
 
     private static X509CRL crl(X509Bundle issuer, PrivateKey signingKey, BigInteger... revoked) throws Exception {
         Instant now = Instant.now();
+        return crl(issuer, signingKey, now.minus(1, ChronoUnit.HOURS), now.plus(7, ChronoUnit.DAYS), revoked);
+    }
+
+    /** A CRL of {@code issuer}; {@code nextUpdate} null for none, in the past for a stale one. */
+    private static X509CRL crl(X509Bundle issuer, PrivateKey signingKey, Instant thisUpdate, Instant nextUpdate,
+            BigInteger... revoked) throws Exception {
         X509v2CRLBuilder b = new X509v2CRLBuilder(
                 X500Name.getInstance(issuer.getCertificate().getSubjectX500Principal().getEncoded()),
-                Date.from(now.minus(1, ChronoUnit.HOURS)));
-        b.setNextUpdate(Date.from(now.plus(7, ChronoUnit.DAYS)));
+                Date.from(thisUpdate));
+        if (nextUpdate != null) {
+            b.setNextUpdate(Date.from(nextUpdate));
+        }
         for (BigInteger serial : revoked) {
-            b.addCRLEntry(serial, Date.from(now.minus(1, ChronoUnit.MINUTES)), CRLReason.keyCompromise);
+            b.addCRLEntry(serial, Date.from(thisUpdate), CRLReason.keyCompromise);
         }
         byte[] der = b.build(new JcaContentSignerBuilder("SHA256withECDSA").build(signingKey)).getEncoded();
         return (X509CRL) CertificateFactory.getInstance("X.509").generateCRL(new ByteArrayInputStream(der));
+    }
+
+    /** A CRL of the intermediate, listing nothing, whose nextUpdate was {@code ago} ago. */
+    private static X509CRL staleIntermediateCrl(Duration ago) throws Exception {
+        Instant now = Instant.now();
+        return crl(intermediate, intermediate.getKeyPair().getPrivate(), now.minus(ago).minus(Duration.ofDays(1)),
+                now.minus(ago));
+    }
+
+    /** A client leaf under {@code issuer} whose URI SANs are exactly {@code uris}. */
+    private static X509Bundle leafWithUris(X509Bundle issuer, String... uris) throws Exception {
+        CertificateBuilder b = new CertificateBuilder().subject("CN=svc").ecp256().addExtendedKeyUsageClientAuth();
+        for (String uri : uris) {
+            b.addSanUriName(URI.create(uri));
+        }
+        return b.buildIssuedBy(issuer);
     }
 
     private static RejectReason reasonOf(ClientCertificateVerifier v, X509Certificate[] chain) {
@@ -170,5 +223,282 @@ class ClientCertificateVerifierTest {
         assertThatThrownBy(() -> verifier(3, bundle("prod", root)).verify(new X509Certificate[0]))
                 .isInstanceOfSatisfying(ClientCertificateException.class,
                         e -> assertThat(e.reason()).isEqualTo(RejectReason.NO_CLIENT_CERT));
+    }
+
+    @Nested
+    class TrustDomains {
+
+        private static final String PROD = "prod.test";
+        private static final String PARTNER = "partner.test";
+
+        /** prod: root (via intermediate), trust domain prod.test; partner-a: otherRoot, trust domain partner.test. */
+        private ClientCertificateVerifier prodAndPartner() {
+            return verifier(3, domainBundle("prod", PROD, root), domainBundle("partner-a", PARTNER, otherRoot));
+        }
+
+        @Test
+        void eachBundleVerifiesLeavesOfItsOwnTrustDomain() throws Exception {
+            ClientCertificateVerifier v = prodAndPartner();
+
+            assertThat(v.verify(chain(leafWithUris(intermediate, "spiffe://prod.test/ns/a/sa/b"), intermediate)))
+                    .isEqualTo("prod");
+            assertThat(v.verify(chain(leafWithUris(otherRoot, "spiffe://partner.test/sa/x")))).isEqualTo("partner-a");
+        }
+
+        @Test
+        void partnerCaCannotIssueAProdIdentity() throws Exception {
+            X509Bundle impostor = leafWithUris(otherRoot, "spiffe://prod.test/ns/a/sa/b");
+
+            assertThat(reasonOf(prodAndPartner(), chain(impostor))).isEqualTo(RejectReason.WRONG_TRUST_DOMAIN);
+        }
+
+        @Test
+        void prodCaCannotIssueAPartnerIdentity() throws Exception {
+            X509Bundle impostor = leafWithUris(intermediate, "spiffe://partner.test/sa/x");
+
+            assertThat(reasonOf(prodAndPartner(), chain(impostor, intermediate)))
+                    .isEqualTo(RejectReason.WRONG_TRUST_DOMAIN);
+        }
+
+        @Test
+        void bundleWithoutTrustDomainCannotVerifyADeclaredDomainNorItsLookAlikes() throws Exception {
+            ClientCertificateVerifier v = verifier(3, domainBundle("prod", PROD, root), bundle("partner-a", otherRoot));
+
+            for (String id : List.of("spiffe://prod.test/ns/a", "spiffe://PROD.test/ns/a", "SPIFFE://prod.test/x",
+                    "spiffe://prod.test:443/ns/a", "spiffe://user@prod.test/ns/a", "spiffe://prod.test")) {
+                assertThat(reasonOf(v, chain(leafWithUris(otherRoot, id)))).as(id)
+                        .isEqualTo(RejectReason.WRONG_TRUST_DOMAIN);
+            }
+            // Undeclared domains and leaves without a SPIFFE ID are this bundle's business.
+            assertThat(v.verify(chain(leafWithUris(otherRoot, "spiffe://elsewhere.test/x")))).isEqualTo("partner-a");
+            assertThat(v.verify(chain(leafWithUris(otherRoot)))).isEqualTo("partner-a");
+        }
+
+        @Test
+        void bundleWithTrustDomainRefusesLeavesWithoutOrWithTwoSpiffeIds() throws Exception {
+            ClientCertificateVerifier v = verifier(3, domainBundle("prod", PROD, root));
+
+            assertThat(reasonOf(v, chain(leafWithUris(intermediate), intermediate)))
+                    .isEqualTo(RejectReason.WRONG_TRUST_DOMAIN);
+            assertThat(reasonOf(v, chain(leafWithUris(intermediate, "https://prod.test/x"), intermediate)))
+                    .isEqualTo(RejectReason.WRONG_TRUST_DOMAIN);
+            assertThat(reasonOf(v, chain(leafWithUris(intermediate, "spiffe://prod.test/a",
+                    "spiffe://prod.test/b"), intermediate))).isEqualTo(RejectReason.WRONG_TRUST_DOMAIN);
+            assertThat(reasonOf(v, chain(leafWithUris(intermediate, "spiffe://prod.test.evil/a"), intermediate)))
+                    .isEqualTo(RejectReason.WRONG_TRUST_DOMAIN);
+        }
+
+        @Test
+        void sameCaInASecondBundleWithoutTrustDomainAdmitsItsNonSpiffeLeavesOnly() throws Exception {
+            ClientCertificateVerifier v = verifier(3, domainBundle("prod", PROD, root), bundle("prod-legacy", root));
+
+            assertThat(v.verify(chain(leafWithUris(intermediate), intermediate))).isEqualTo("prod-legacy");
+            assertThat(v.verify(chain(leafWithUris(intermediate, "spiffe://prod.test/a"), intermediate)))
+                    .isEqualTo("prod");
+        }
+
+        @Test
+        void chainOfAnUnknownCaIsUntrustedNotWrongDomain() throws Exception {
+            X509Bundle stranger = new CertificateBuilder().subject("CN=stranger").setIsCertificateAuthority(true)
+                    .ecp256().buildSelfSigned();
+
+            assertThat(reasonOf(prodAndPartner(), chain(leafWithUris(stranger, "spiffe://prod.test/x"))))
+                    .isEqualTo(RejectReason.UNTRUSTED_CA);
+        }
+
+        @Test
+        void disabledBundleVerifiesNobodyButKeepsItsTrustDomainReserved() throws Exception {
+            ClientCertificateVerifier v = verifier(3, disabled(domainBundle("prod", PROD, root)),
+                    bundle("partner-a", otherRoot));
+
+            assertThat(reasonOf(v, chain(leafWithUris(intermediate, "spiffe://prod.test/a"), intermediate)))
+                    .isEqualTo(RejectReason.UNTRUSTED_CA);
+            assertThat(reasonOf(v, chain(leafWithUris(otherRoot, "spiffe://prod.test/a"))))
+                    .isEqualTo(RejectReason.WRONG_TRUST_DOMAIN);
+            assertThat(v.verify(chain(otherLeaf))).isEqualTo("partner-a");
+            assertThat(v.getAcceptedIssuers()).containsExactly(otherRoot.getCertificate());
+        }
+
+        @Test
+        void verifierNeedsAnEnabledBundleAndDistinctTrustDomains() {
+            assertThatThrownBy(() -> verifier(3, disabled(bundle("prod", root))))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("enabled");
+            assertThatThrownBy(() -> verifier(3, domainBundle("a", PROD, root), domainBundle("b", PROD, otherRoot)))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("trust domain prod.test is declared by bundles a and b");
+        }
+    }
+
+    @Nested
+    class CrlFreshness {
+
+        private final RecordingEvents events = new RecordingEvents();
+
+        private ClientCertificateVerifier verifierWith(TrustBundle... bundles) {
+            return new ClientCertificateVerifier(List.of(bundles), 3, events);
+        }
+
+        @Test
+        void staleCrlWithHardFailRejectsAsCrlExpired() throws Exception {
+            ClientCertificateVerifier v = verifierWith(bundle("prod", root, staleIntermediateCrl(Duration.ofHours(1))));
+
+            assertThat(reasonOf(v, chain(leaf, intermediate))).isEqualTo(RejectReason.CRL_EXPIRED);
+            assertThat(events.staleAccepted).isEmpty();
+        }
+
+        @Test
+        void staleCrlWithSoftFailIsAcceptedWithinGraceAndCounted() throws Exception {
+            ClientCertificateVerifier v = verifierWith(softFail(Duration.ofHours(24),
+                    bundle("prod", root, staleIntermediateCrl(Duration.ofHours(1)))));
+
+            assertThat(v.verify(chain(leaf, intermediate))).isEqualTo("prod");
+            assertThat(v.verify(chain(leaf, intermediate))).isEqualTo("prod");
+            assertThat(events.staleAccepted).containsExactly("prod", "prod");
+        }
+
+        @Test
+        void staleCrlWithSoftFailIsRejectedPastTheGracePeriod() throws Exception {
+            ClientCertificateVerifier v = verifierWith(softFail(Duration.ofHours(24),
+                    bundle("prod", root, staleIntermediateCrl(Duration.ofHours(25)))));
+
+            assertThat(reasonOf(v, chain(leaf, intermediate))).isEqualTo(RejectReason.CRL_EXPIRED);
+            assertThat(events.staleAccepted).isEmpty();
+        }
+
+        @Test
+        void staleCrlUnderSoftFailStillRevokes() throws Exception {
+            Instant now = Instant.now();
+            X509CRL stale = crl(intermediate, intermediate.getKeyPair().getPrivate(), now.minus(2, ChronoUnit.DAYS),
+                    now.minus(1, ChronoUnit.HOURS), leaf.getCertificate().getSerialNumber());
+            ClientCertificateVerifier v = verifierWith(softFail(Duration.ofHours(24), bundle("prod", root, stale)));
+
+            assertThat(reasonOf(v, chain(leaf, intermediate))).isEqualTo(RejectReason.REVOKED);
+        }
+
+        @Test
+        void staleCrlOfOneCaNeverBlocksClientsOfAnother() throws Exception {
+            X509CRL staleOfIntermediate = staleIntermediateCrl(Duration.ofDays(3));
+            TrustBundle both = new TrustBundle("mixed", List.of(root.getCertificate(), otherRoot.getCertificate()),
+                    List.of(staleOfIntermediate), Optional.empty(), true, CrlExpiredPolicy.HARD_FAIL,
+                    Duration.ofHours(24));
+
+            // Same bundle, other CA.
+            ClientCertificateVerifier sameBundle = verifierWith(both);
+            assertThat(sameBundle.verify(chain(otherLeaf))).isEqualTo("mixed");
+            assertThat(reasonOf(sameBundle, chain(leaf, intermediate))).isEqualTo(RejectReason.CRL_EXPIRED);
+            // Other bundle.
+            ClientCertificateVerifier twoBundles = verifierWith(bundle("prod", root, staleOfIntermediate),
+                    bundle("partner", otherRoot));
+            assertThat(twoBundles.verify(chain(otherLeaf))).isEqualTo("partner");
+        }
+
+        @Test
+        void staleCrlOfTheRootBlocksLeavesUnderItsIntermediates() throws Exception {
+            Instant now = Instant.now();
+            X509CRL staleOfRoot = crl(root, root.getKeyPair().getPrivate(), now.minus(2, ChronoUnit.DAYS),
+                    now.minus(1, ChronoUnit.HOURS));
+
+            assertThat(reasonOf(verifierWith(bundle("prod", root, staleOfRoot)), chain(leaf, intermediate)))
+                    .isEqualTo(RejectReason.CRL_EXPIRED);
+        }
+
+        @Test
+        void crlWithoutNextUpdateNeverGoesStale() throws Exception {
+            X509CRL noNextUpdate = crl(intermediate, intermediate.getKeyPair().getPrivate(),
+                    Instant.now().minus(400, ChronoUnit.DAYS), null);
+            ClientCertificateVerifier v = verifierWith(bundle("prod", root, noNextUpdate));
+
+            assertThat(v.verify(chain(leaf, intermediate))).isEqualTo("prod");
+            assertThat(events.loaded).singleElement().satisfies(l -> assertThat(l.nextUpdate()).isEmpty());
+        }
+
+        @Test
+        void aFreshCrlNextToAStaleOneDecides() throws Exception {
+            X509CRL fresh = crl(intermediate, intermediate.getKeyPair().getPrivate());
+            ClientCertificateVerifier v = verifierWith(bundle("prod", root,
+                    staleIntermediateCrl(Duration.ofDays(2)), fresh));
+
+            assertThat(v.verify(chain(leaf, intermediate))).isEqualTo("prod");
+            assertThat(events.loaded).singleElement().satisfies(l -> {
+                assertThat(l.issuer()).isEqualTo("CN=intermediate");
+                assertThat(l.thisUpdate()).isEqualTo(fresh.getThisUpdate().toInstant());
+                assertThat(l.nextUpdate()).contains(fresh.getNextUpdate().toInstant());
+            });
+        }
+
+        @Test
+        void staleCrlWithAForgedSignatureIsIgnored() throws Exception {
+            Instant now = Instant.now();
+            X509CRL forged = crl(intermediate, otherRoot.getKeyPair().getPrivate(), now.minus(2, ChronoUnit.DAYS),
+                    now.minus(1, ChronoUnit.HOURS));
+
+            assertThat(verifierWith(bundle("prod", root, forged)).verify(chain(leaf, intermediate))).isEqualTo("prod");
+        }
+
+        @Test
+        void staleCrlWarningIsLoggedAtMostOncePerMinute() throws Exception {
+            MutableClock clock = new MutableClock(Instant.now());
+            ClientCertificateVerifier v = new ClientCertificateVerifier(List.of(softFail(Duration.ofHours(24),
+                    bundle("prod", root, staleIntermediateCrl(Duration.ofHours(1))))), 3, events, clock);
+            Logger logger = (Logger) LoggerFactory.getLogger(ClientCertificateVerifier.class);
+            ListAppender<ILoggingEvent> appender = new ListAppender<>();
+            appender.start();
+            logger.addAppender(appender);
+            try {
+                for (int seconds : new int[] {0, 10, 59, 61, 62}) {
+                    clock.now = clock.start.plusSeconds(seconds);
+                    v.verify(chain(leaf, intermediate));
+                }
+            } finally {
+                logger.detachAppender(appender);
+            }
+
+            assertThat(events.staleAccepted).hasSize(5);
+            assertThat(appender.list).extracting(ILoggingEvent::getFormattedMessage)
+                    .filteredOn(m -> m.contains("stale CRL")).hasSize(2);
+        }
+    }
+
+    private record Loaded(String bundle, String issuer, Instant thisUpdate, Optional<Instant> nextUpdate) {
+    }
+
+    private static final class RecordingEvents implements VerifierEvents {
+        final List<Loaded> loaded = new ArrayList<>();
+        final List<String> staleAccepted = new ArrayList<>();
+
+        @Override
+        public void crlLoaded(String bundle, String issuer, Instant thisUpdate, Optional<Instant> nextUpdate) {
+            loaded.add(new Loaded(bundle, issuer, thisUpdate, nextUpdate));
+        }
+
+        @Override
+        public void staleCrlAccepted(String bundle) {
+            staleAccepted.add(bundle);
+        }
+    }
+
+    private static final class MutableClock extends Clock {
+        final Instant start;
+        volatile Instant now;
+
+        MutableClock(Instant start) {
+            this.start = start;
+            this.now = start;
+        }
+
+        @Override
+        public ZoneId getZone() {
+            return ZoneOffset.UTC;
+        }
+
+        @Override
+        public Clock withZone(ZoneId zone) {
+            return this;
+        }
+
+        @Override
+        public Instant instant() {
+            return now;
+        }
     }
 }
