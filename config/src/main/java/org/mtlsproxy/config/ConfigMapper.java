@@ -110,7 +110,9 @@ final class ConfigMapper {
         ServerTlsConfig tls = tlsNode == null ? null : serverTls(tlsNode, name);
         ConfigNode httpNode = node.child("http");
         HttpConfig http = httpNode == null ? null : http(httpNode);
-        return node.build(before, () -> new ListenerConfig(name, bind, tls, http));
+        ConfigNode limitsNode = node.child("limits");
+        ListenerLimitsConfig limits = limitsNode == null ? null : listenerLimits(limitsNode);
+        return node.build(before, () -> new ListenerConfig(name, bind, tls, http, limits));
     }
 
     private ServerTlsConfig serverTls(ConfigNode node, String listenerName) {
@@ -212,6 +214,34 @@ final class ConfigMapper {
         return written;
     }
 
+    private ListenerLimitsConfig listenerLimits(ConfigNode node) {
+        int before = problems.count();
+        int maxConnections = node.integer("max-connections", 1, 10_000_000);
+        Duration lifetime = node.duration("max-connection-lifetime");
+        int maxHeaderCount = node.integer("max-header-count", 1, 10_000);
+        Duration headerReadTimeout = node.duration("header-read-timeout");
+        return node.build(before,
+                () -> new ListenerLimitsConfig(maxConnections, lifetime, maxHeaderCount, headerReadTimeout));
+    }
+
+    private RouteLimitsConfig routeLimits(ConfigNode node) {
+        int before = problems.count();
+        long maxBody = node.bytes("max-request-body-size", 0);
+        ConfigNode rate = node.child("rate-limit");
+        Optional<RouteLimitsConfig.RateLimitConfig> rateLimit = Optional.empty();
+        if (rate != null && rate.bool("enabled")) {
+            int rateBefore = problems.count();
+            double rps = rate.positiveNumber("requests-per-second");
+            int burst = rate.integer("burst", 1, 1_000_000);
+            int maxIdentities = rate.integer("max-identities", 1, 10_000_000);
+            RouteLimitsConfig.RateLimitConfig r = rate.build(rateBefore,
+                    () -> new RouteLimitsConfig.RateLimitConfig(rps, burst, maxIdentities));
+            rateLimit = Optional.ofNullable(r);
+        }
+        Optional<RouteLimitsConfig.RateLimitConfig> finalRate = rateLimit;
+        return node.build(before, () -> new RouteLimitsConfig(maxBody, finalRate));
+    }
+
     private HttpConfig http(ConfigNode node) {
         int before = problems.count();
         int maxInitialLineLength = node.integer("max-initial-line-length", 64, MAX_HTTP_LIMIT);
@@ -246,7 +276,9 @@ final class ConfigMapper {
         for (int i = 0; i < rules.size(); i++) {
             allow.add(allowRule(rules.get(i), i, bundles));
         }
-        return node.build(before, () -> new RouteConfig(name, listeners, host, pathPrefix, backend, allow));
+        ConfigNode limitsNode = node.child("limits");
+        RouteLimitsConfig limits = limitsNode == null ? null : routeLimits(limitsNode);
+        return node.build(before, () -> new RouteConfig(name, listeners, host, pathPrefix, backend, allow, limits));
     }
 
     private String routeHost(ConfigNode node, String written) {

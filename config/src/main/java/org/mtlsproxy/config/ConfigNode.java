@@ -230,6 +230,41 @@ final class ConfigNode {
         return n;
     }
 
+    /** A size in bytes: a number or HOCON size units (10m, 1g). */
+    long bytes(String key, long min) {
+        ConfigValue v = value.get(key);
+        String expected = "a size in bytes, e.g. 1048576, 512k, 10m or 1g";
+        if (v == null || v.valueType() == ConfigValueType.NULL) {
+            problem(key, "missing (expected: " + expected + ")");
+            return 0;
+        }
+        long n;
+        try {
+            n = v.atKey("v").getBytes("v");
+        } catch (com.typesafe.config.ConfigException e) {
+            wrongType(key, v, "a size", expected);
+            return 0;
+        }
+        if (n < min) {
+            problem(key, render(v) + " is below " + min + " (expected: " + expected + ")");
+        }
+        return n;
+    }
+
+    double positiveNumber(String key) {
+        ConfigValue v = value.get(key);
+        String expected = "a positive number";
+        if (v == null || v.valueType() != ConfigValueType.NUMBER) {
+            wrongType(key, v, "a number", expected);
+            return 0;
+        }
+        double d = ((Number) v.unwrapped()).doubleValue();
+        if (!(d > 0)) {
+            problem(key, render(v) + " is not positive (expected: " + expected + ")");
+        }
+        return d;
+    }
+
     boolean bool(String key) {
         ConfigValue v = value.get(key);
         try {

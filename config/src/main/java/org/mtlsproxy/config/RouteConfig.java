@@ -15,6 +15,7 @@ import java.util.Optional;
  * @param pathPrefix the request path must start with this (longest prefix wins)
  * @param backend    name of a configured backend
  * @param allow      rules of which any one must match the client identity; empty allows nobody
+ * @param limits     request body size and per-identity rate limits
  */
 public record RouteConfig(
         String name,
@@ -22,7 +23,8 @@ public record RouteConfig(
         Optional<String> host,
         String pathPrefix,
         String backend,
-        List<AllowRule> allow) {
+        List<AllowRule> allow,
+        RouteLimitsConfig limits) {
 
     public RouteConfig {
         requireNonNull(name, "name");
@@ -31,6 +33,7 @@ public record RouteConfig(
         requireNonNull(pathPrefix, "pathPrefix");
         requireNonNull(backend, "backend");
         allow = List.copyOf(requireNonNull(allow, "allow"));
+        requireNonNull(limits, "limits");
         if (!pathPrefix.startsWith("/")) {
             throw new IllegalArgumentException("pathPrefix must start with /");
         }

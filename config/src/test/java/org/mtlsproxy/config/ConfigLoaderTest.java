@@ -51,7 +51,8 @@ class ConfigLoaderTest {
                                 Optional.empty(), Optional.empty(), Optional.empty()),
                         new AllowRule("reporting", Optional.empty(), Optional.empty(), Optional.empty(),
                                 Optional.of("reporting"), Optional.of("analytics"), Optional.empty(),
-                                Optional.empty(), Optional.of("prod"), Optional.empty()))));
+                                Optional.empty(), Optional.of("prod"), Optional.empty())),
+                new RouteLimitsConfig(1L << 30, Optional.empty())));
 
         assertThat(config.backends()).containsOnlyKeys("orders");
         assertThat(config.backends().get("orders")).isEqualTo(new BackendConfig("orders",

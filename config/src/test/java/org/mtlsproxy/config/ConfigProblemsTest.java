@@ -41,7 +41,7 @@ class ConfigProblemsTest {
 
         assertThat(problems(hocon)).singleElement().satisfies(p -> {
             assertThat(p.path()).isEqualTo("listeners[0].colour");
-            assertThat(p.message()).isEqualTo("unknown key (expected one of: bind, http, name, tls)");
+            assertThat(p.message()).isEqualTo("unknown key (expected one of: bind, http, limits, name, tls)");
         });
     }
 

@@ -46,8 +46,14 @@ public enum RejectReason {
     BACKEND_TIMEOUT("backend_timeout", false),
     /** The backend closed the connection or sent a malformed response before completing it (502). */
     BACKEND_PROTOCOL_ERROR("backend_protocol_error", false),
-    /** A configured limit was exceeded. */
-    LIMIT_EXCEEDED("limit_exceeded", false);
+    /** A configured limit was exceeded (connections per listener, header count). */
+    LIMIT_EXCEEDED("limit_exceeded", false),
+    /** The request body is larger than the route's max-request-body-size (413). */
+    BODY_TOO_LARGE("body_too_large", false),
+    /** The identity exceeded the route's request rate (429). */
+    RATE_LIMITED("rate_limited", false),
+    /** The request head did not arrive within header-read-timeout (408). */
+    REQUEST_TIMEOUT("request_timeout", false);
 
     private final String label;
     private final boolean handshake;

@@ -84,6 +84,9 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
     /** A reload's listener state, waiting for the current exchange to end. */
     private ListenerRuntime nextListener;
     private final long clientWindowMillis;
+    private final HeadTimeoutHandler headTimeout;
+    /** Bytes of the current request body accepted so far, against the route's max-request-body-size. */
+    private long requestBodyBytes;
     private RouteRuntime lastRouteSeen;
     private final ArrayDeque<Object> pending = new ArrayDeque<>(4);
 
@@ -108,6 +111,8 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
     private boolean requestHasBody;
     private boolean retried;
     private HttpRequest request;
+    /** Set with a 429: the Retry-After value of the error response. */
+    private long retryAfterSeconds;
     private RouteRuntime route;
     private String decisionText;
     /** The normalised path without the query (which may carry secrets), for the access log. */
@@ -120,9 +125,10 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
     private long bytesIn;
     private long bytesOut;
 
-    public ProxyHandler(ListenerRuntime listener, java.time.Duration clientWindow) {
+    public ProxyHandler(ListenerRuntime listener, java.time.Duration clientWindow, HeadTimeoutHandler headTimeout) {
         this.listener = requireNonNull(listener, "listener");
         this.clientWindowMillis = clientWindow.toMillis();
+        this.headTimeout = requireNonNull(headTimeout, "headTimeout");
     }
 
     @Override
@@ -132,6 +138,17 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
         SocketAddress remote = client.remoteAddress();
         this.remoteIp = remote instanceof InetSocketAddress isa && isa.getAddress() != null
                 ? isa.getAddress().getHostAddress() : String.valueOf(remote);
+        // max-connection-lifetime: then finish the current request and close, like a drain of one connection.
+        ctx.executor().schedule(this::stopAfterCurrentExchange,
+                listener.config().limits().maxConnectionLifetime().toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    private void stopAfterCurrentExchange() {
+        draining = true;
+        clientKeepAlive = false;
+        if (!exchangeActive) {
+            closeClient();
+        }
     }
 
     // ---------------------------------------------------------------- client side
@@ -183,7 +200,9 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
             listener = nextListener;
             nextListener = null;
         }
+        headTimeout.headReceived();
         exchangeActive = true;
+        requestBodyBytes = 0;
         requestDone = false;
         responseStarted = false;
         responseDone = false;
@@ -224,12 +243,25 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
             }
             xfcc = Xfcc.format(identity);
         }
+        if (req.protocolVersion().majorVersion() != 1) {
+            clientKeepAlive = false;
+            rejectLocally(HttpResponseStatus.HTTP_VERSION_NOT_SUPPORTED, RejectReason.BAD_REQUEST,
+                    "unsupported HTTP version " + req.protocolVersion());
+            return;
+        }
         if (req.method() == HttpMethod.CONNECT) {
             rejectLocally(HttpResponseStatus.METHOD_NOT_ALLOWED, RejectReason.BAD_REQUEST, "CONNECT not supported");
             return;
         }
 
         HttpHeaders headers = req.headers();
+        if (headers.size() > listener.config().limits().maxHeaderCount()) {
+            clientKeepAlive = false;
+            rejectLocally(HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, RejectReason.LIMIT_EXCEEDED,
+                    headers.size() + " header fields (max-header-count " + listener.config().limits().maxHeaderCount()
+                            + ")");
+            return;
+        }
         String target = req.uri();
         String authority = null;
         if (!target.startsWith("/")) {
@@ -284,6 +316,20 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
         }
         r.meters().allowed(decision.rule());
         decisionText = decision.rule();
+        if (HttpUtil.getContentLength(req, 0L) > r.maxRequestBodySize()) {
+            rejectLocally(HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, RejectReason.BODY_TOO_LARGE,
+                    "Content-Length over max-request-body-size " + r.maxRequestBodySize());
+            return;
+        }
+        if (r.rateLimiter() != null) {
+            long waitNanos = r.rateLimiter().tryAcquire(identity.displayName(), System.nanoTime());
+            if (waitNanos > 0) {
+                retryAfterSeconds = Math.max(1, (waitNanos + 999_999_999L) / 1_000_000_000L);
+                rejectLocally(HttpResponseStatus.TOO_MANY_REQUESTS, RejectReason.RATE_LIMITED,
+                        "over the route's rate limit");
+                return;
+            }
+        }
         if (r != lastRouteSeen) {
             // Once per connection and route: the route's soonest-expiring client certificate.
             lastRouteSeen = r;
@@ -386,6 +432,13 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
         switch (state) {
             case STREAMING -> {
                 bytesIn += content.content().readableBytes();
+                requestBodyBytes += content.content().readableBytes();
+                if (requestBodyBytes > route.maxRequestBodySize()) {
+                    // A chunked body grew past the limit: the backend gets an aborted request, never the excess.
+                    ReferenceCountUtil.release(content);
+                    requestTooLarge();
+                    return;
+                }
                 if (last) {
                     requestDone = true;
                     LastHttpContent trailer = (LastHttpContent) content;
@@ -411,6 +464,23 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
                 ReferenceCountUtil.release(content);
             }
         }
+    }
+
+    private void requestTooLarge() {
+        route.meters().rejected(RejectReason.BODY_TOO_LARGE);
+        failure = RejectReason.BODY_TOO_LARGE;
+        clientKeepAlive = false;
+        cancelResponseTimeout();
+        if (upstream != null) {
+            BackendConnection u = upstream;
+            upstream = null;
+            u.backend().release(u, false);
+        }
+        if (responseStarted) {
+            closeClient();
+            return;
+        }
+        respondWithError(HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE);
     }
 
     private final ChannelFutureListener writeToBackendListener = f -> {
@@ -445,11 +515,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
         }
         if (evt instanceof DrainEvent) {
             // Shutting down: finish the current exchange (its response says Connection: close), take no other.
-            draining = true;
-            clientKeepAlive = false;
-            if (!exchangeActive) {
-                closeClient();
-            }
+            stopAfterCurrentExchange();
             return;
         }
         ctx.fireUserEventTriggered(evt);
@@ -785,6 +851,10 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
 
     /** Answers the current request ourselves (before any backend was involved). */
     private void rejectLocally(HttpResponseStatus s, RejectReason reason, String detail) {
+        if (reason == RejectReason.BAD_REQUEST) {
+            // A malformed request may be an attempt to desynchronise request boundaries: never reuse the connection.
+            clientKeepAlive = false;
+        }
         if (route != null) {
             route.meters().rejected(reason);
         } else {
@@ -821,7 +891,12 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
             }
             ReferenceCountUtil.release(msg);
         }
-        client.writeAndFlush(ErrorResponses.of(client.alloc(), s, clientKeepAlive, http10))
+        io.netty.handler.codec.http.FullHttpResponse error = ErrorResponses.of(client.alloc(), s, clientKeepAlive, http10);
+        if (retryAfterSeconds > 0) {
+            error.headers().set(HttpHeaderNames.RETRY_AFTER, retryAfterSeconds);
+            retryAfterSeconds = 0;
+        }
+        client.writeAndFlush(error)
                 .addListener(f -> onResponseWritten());
         updateClientReading();
     }
@@ -864,6 +939,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
             closeClient();
             return;
         }
+        headTimeout.awaitNextHead();
         while (!pending.isEmpty() && !closing && !mustQueueAfterDrain()) {
             dispatch(pending.poll());
         }

@@ -46,6 +46,7 @@ import org.mtlsproxy.proxy.tls.VerifierEvents;
  *   <li>{@code mtls_proxy_config_reloads_total{result}}, {@code mtls_proxy_config_last_success_seconds}</li>
  *   <li>{@code mtls_proxy_connections_revoked_total{listener,reason}}: open connections closed because a reload
  *       no longer accepts their client certificate</li>
+ *   <li>{@code mtls_proxy_connections_refused_total{listener,reason}}: closed at accept (max-connections)</li>
  *   <li>{@code mtls_proxy_client_certificate_expiry_seconds{listener,route}}: the soonest client notAfter seen
  *       recently on the route</li>
  *   <li>{@code mtls_proxy_bytes_total{listener,direction}}: HTTP body bytes received from and sent to clients</li>
@@ -246,6 +247,7 @@ public final class ProxyMetrics {
         private final Counter bytesIn;
         private final Counter bytesOut;
         private final Map<RejectReason, Counter> closedOnReload = new ConcurrentHashMap<>();
+        private final Map<RejectReason, Counter> refused = new ConcurrentHashMap<>();
 
         ListenerMeters(MeterRegistry registry, String listener) {
             this.registry = registry;
@@ -289,9 +291,22 @@ public final class ProxyMetrics {
                     .register(registry);
         }
 
-        public void connectionOpened() {
+        /**
+         * Counts a new connection.
+         *
+         * @return the number of open connections including this one
+         */
+        public int connectionOpened() {
             connections.increment();
-            active.incrementAndGet();
+            return active.incrementAndGet();
+        }
+
+        /** A connection closed at once because the listener was full. */
+        public void refused(RejectReason reason) {
+            refused.computeIfAbsent(reason, r -> Counter.builder("mtls_proxy.connections.refused")
+                    .description("Client connections closed at accept, by reason (max-connections reached)")
+                    .tags("listener", listener, "reason", r.label())
+                    .register(registry)).increment();
         }
 
         public void connectionClosed() {

@@ -3,6 +3,7 @@ package org.mtlsproxy.proxy.runtime;
 import static java.util.Objects.requireNonNull;
 
 import org.mtlsproxy.proxy.authz.Authorizer;
+import org.mtlsproxy.proxy.limits.RateLimiter;
 import org.mtlsproxy.proxy.metrics.ProxyMetrics.RouteMeters;
 import org.mtlsproxy.proxy.upstream.Backend;
 
@@ -13,8 +14,11 @@ import org.mtlsproxy.proxy.upstream.Backend;
  * @param backend    where allowed requests go
  * @param authorizer the compiled allow rules
  * @param meters     the route's meters on this listener
+ * @param maxRequestBodySize request bodies larger than this are refused (413)
+ * @param rateLimiter per-identity rate limit, or null when the route has none
  */
-public record RouteRuntime(String name, Backend backend, Authorizer authorizer, RouteMeters meters) {
+public record RouteRuntime(String name, Backend backend, Authorizer authorizer, RouteMeters meters,
+        long maxRequestBodySize, RateLimiter rateLimiter) {
 
     public RouteRuntime {
         requireNonNull(name, "name");

@@ -12,6 +12,7 @@ import org.mtlsproxy.config.ListenerConfig;
 import org.mtlsproxy.config.ProxyConfig;
 import org.mtlsproxy.config.RouteConfig;
 import org.mtlsproxy.proxy.authz.Authorizer;
+import org.mtlsproxy.proxy.limits.RateLimiter;
 import org.mtlsproxy.proxy.metrics.ProxyMetrics;
 import org.mtlsproxy.proxy.route.RouteTable;
 import org.mtlsproxy.proxy.tls.ClientCertificateVerifier;
@@ -87,8 +88,10 @@ public final class RuntimeSnapshot {
                 if (backend == null) {
                     throw new IllegalStateException("route " + r.name() + " names unknown backend " + r.backend());
                 }
+                RateLimiter limiter = r.limits().rateLimit()
+                        .map(rl -> new RateLimiter(rl, System.nanoTime())).orElse(null);
                 RouteRuntime route = new RouteRuntime(r.name(), backend, Authorizer.compile(r.allow()),
-                        metrics.route(l.name(), r.name()));
+                        metrics.route(l.name(), r.name()), r.limits().maxRequestBodySize(), limiter);
                 entries.add(new RouteTable.Entry<>(r.host(), r.pathPrefix(), route));
             }
             listeners.put(l.name(), new ListenerRuntime(l, ctx, verifier, RouteTable.build(entries, RouteRuntime::name), config.identityHeader(),

@@ -12,6 +12,8 @@ import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.timeout.IdleStateHandler;
 import java.util.concurrent.TimeUnit;
 import org.mtlsproxy.config.ListenerConfig;
+import org.mtlsproxy.proxy.RejectReason;
+import org.mtlsproxy.proxy.http.HeadTimeoutHandler;
 import org.mtlsproxy.proxy.http.ProxyHandler;
 import org.mtlsproxy.proxy.metrics.ExpiryWarnings;
 import org.mtlsproxy.proxy.runtime.ListenerRuntime;
@@ -22,6 +24,7 @@ import org.mtlsproxy.proxy.runtime.RuntimeSnapshot;
  * <pre>
  * "tls"        SslHandler: BoringSSL, client certificate REQUIRED and verified (chain, validity, EKU, CRL)
  * "handshake"  identity into a channel attribute, or reason logged + counted + close; then removes itself
+ * "head-timeout" slowloris guard: a started request head must complete within header-read-timeout (408)
  * "http-codec" HTTP/1.1 with the listener's line and header limits
  * "idle"       closes keep-alive connections idle longer than http.idle-timeout
  * "proxy"      route, authorize, sanitize, forward, stream back
@@ -53,17 +56,26 @@ final class ProxyChannelInitializer extends ChannelInitializer<SocketChannel> {
             return;
         }
         ListenerConfig config = listener.config();
-        listener.meters().connectionOpened();
-        clients.add(ch);
+        int open = listener.meters().connectionOpened();
         ch.closeFuture().addListener(f -> listener.meters().connectionClosed());
+        if (open > config.limits().maxConnections()) {
+            // Full: close before any TLS work, so a flood costs an accept and a close.
+            listener.meters().refused(RejectReason.LIMIT_EXCEEDED);
+            ch.close();
+            return;
+        }
+        clients.add(ch);
 
         SslHandler tls = listener.sslContext().newHandler(ch.alloc());
         tls.setHandshakeTimeoutMillis(config.tls().handshakeTimeout().toMillis());
 
         ChannelPipeline p = ch.pipeline();
         p.addLast("tls", tls);
+        HeadTimeoutHandler headTimeout = new HeadTimeoutHandler(
+                config.limits().headerReadTimeout().toMillis(), listener.meters());
         p.addLast("handshake", new HandshakeHandler(listener.name(), listener.meters(), expiryWarnings,
                 snapshot.config().expiry().clientWarnBefore()));
+        p.addLast("head-timeout", headTimeout);
         p.addLast("http-codec", new HttpServerCodec(new HttpDecoderConfig()
                 .setMaxInitialLineLength(config.http().maxInitialLineLength())
                 .setMaxHeaderSize(config.http().maxHeaderSize())
@@ -71,6 +83,6 @@ final class ProxyChannelInitializer extends ChannelInitializer<SocketChannel> {
                 .setStrictLineParsing(true)
                 .setUseRfc9112TransferEncoding(true)));
         p.addLast("idle", new IdleStateHandler(0, 0, config.http().idleTimeout().toMillis(), TimeUnit.MILLISECONDS));
-        p.addLast("proxy", new ProxyHandler(listener, snapshot.config().expiry().clientWindow()));
+        p.addLast("proxy", new ProxyHandler(listener, snapshot.config().expiry().clientWindow(), headTimeout));
     }
 }

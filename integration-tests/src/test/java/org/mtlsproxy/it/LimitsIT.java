@@ -1,0 +1,161 @@
+package org.mtlsproxy.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.awaitility.Awaitility;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.mtlsproxy.testing.RecordingBackend;
+import org.mtlsproxy.testing.TestHttpClient;
+import org.mtlsproxy.testing.TestPki;
+
+/** Every limit and timeout refuses what it should, counts it, and leaves well-behaved clients alone. */
+class LimitsIT {
+
+    private static final TestPki PKI = TestPki.get();
+    private static final String ALLOW_ANY = "{ spiffe-id = \"spiffe://test.local/**\" }";
+    private static RecordingBackend backend;
+
+    @BeforeAll
+    static void start() {
+        backend = RecordingBackend.start(PKI.backendServer());
+    }
+
+    @AfterAll
+    static void stop() {
+        backend.close();
+    }
+
+    private static ProxyFixture.Builder proxy() {
+        return ProxyFixture.builder().backend("b", backend.port()).route("all", null, "/", "b", ALLOW_ANY);
+    }
+
+    @Test
+    void connectionsBeyondMaxConnectionsAreClosedAndCounted() throws Exception {
+        try (ProxyFixture proxy = proxy().set("mtls-proxy.defaults.listener.limits.max-connections = 3").start()) {
+            List<TestHttpClient> open = new ArrayList<>();
+            try {
+                for (int i = 0; i < 3; i++) {
+                    TestHttpClient c = proxy.client(PKI.goodClient());
+                    assertThat(c.get("/" + i).status()).isEqualTo(200);
+                    open.add(c);
+                }
+                try (TestHttpClient fourth = proxy.client(PKI.goodClient())) {
+                    fourth.expectConnectionRejected("/4");
+                }
+                assertThat(proxy.counter("mtls_proxy.connections.refused", "listener", ProxyFixture.LISTENER,
+                        "reason", "limit_exceeded")).isEqualTo(1);
+
+                open.remove(0).close();
+                Awaitility.await().until(() -> {
+                    try (TestHttpClient again = proxy.client(PKI.goodClient())) {
+                        return again.get("/again").status() == 200;
+                    } catch (IOException stillFull) {
+                        return false;
+                    }
+                });
+            } finally {
+                open.forEach(TestHttpClient::close);
+            }
+        }
+    }
+
+    @Test
+    void tooManyHeaderFieldsGet431() throws Exception {
+        try (ProxyFixture proxy = proxy().set("mtls-proxy.defaults.listener.limits.max-header-count = 5").start();
+                RawTls.Client c = new RawTls.Client(proxy.port(), PKI.goodClient())) {
+            StringBuilder req = new StringBuilder("GET /many HTTP/1.1\r\nHost: x\r\n");
+            for (int i = 0; i < 6; i++) {
+                req.append("X-H").append(i).append(": v\r\n");
+            }
+            c.send(req.append("\r\n").toString());
+            assertThat(c.readAll(3000)).startsWith("HTTP/1.1 431").endsWith("<EOF>");
+        }
+    }
+
+    @Test
+    void clientDribblingItsHeadersGets408ButAnIdleKeepAliveConnectionDoesNot() throws Exception {
+        try (ProxyFixture proxy = proxy()
+                .set("mtls-proxy.defaults.listener.limits.header-read-timeout = 700ms").start()) {
+            try (RawTls.Client slow = new RawTls.Client(proxy.port(), PKI.goodClient())) {
+                slow.send("GET /slowloris HTTP/1.1\r\nHost: x\r\n");
+                Thread.sleep(300);
+                slow.send("X-A: 1\r\n");
+                String answer = slow.readAll(3000);
+                assertThat(answer).startsWith("HTTP/1.1 408").endsWith("<EOF>");
+            }
+            assertThat(proxy.counter("mtls_proxy.request.rejections", "listener", ProxyFixture.LISTENER, "route", "",
+                    "reason", "request_timeout")).isEqualTo(1);
+
+            try (TestHttpClient idle = proxy.client(PKI.goodClient())) {
+                assertThat(idle.get("/first").status()).isEqualTo(200);
+                Thread.sleep(1200);
+                assertThat(idle.get("/second").status()).isEqualTo(200);
+                assertThat(idle.connectionsOpened()).isEqualTo(1);
+            }
+        }
+    }
+
+    @Test
+    void bodyOverTheRoutesLimitGets413WhetherDeclaredOrStreamed() throws Exception {
+        try (ProxyFixture proxy = proxy().set("mtls-proxy.defaults.route.limits.max-request-body-size = 1k").start()) {
+            int before = backend.received().size();
+            try (TestHttpClient c = proxy.client(PKI.goodClient())) {
+                assertThat(c.request("POST", "/upload", List.of(), new byte[2000]).status()).isEqualTo(413);
+            }
+            assertThat(backend.received()).hasSize(before);
+            try (TestHttpClient c = proxy.client(PKI.goodClient())) {
+                TestHttpClient.Response r = c.uploadChunked("/upload",
+                        RecordingBackend.patternStream(5000));
+                assertThat(r.status()).isEqualTo(413);
+            }
+            try (TestHttpClient c = proxy.client(PKI.goodClient())) {
+                assertThat(c.request("POST", "/upload", List.of(), new byte[1024]).status()).isEqualTo(200);
+            }
+            assertThat(proxy.counter("mtls_proxy.request.rejections", "listener", ProxyFixture.LISTENER,
+                    "route", "all", "reason", "body_too_large")).isEqualTo(2);
+        }
+    }
+
+    @Test
+    void connectionIsClosedAfterMaxConnectionLifetime() throws Exception {
+        try (ProxyFixture proxy = proxy()
+                .set("mtls-proxy.defaults.listener.limits.max-connection-lifetime = 500ms").start();
+                TestHttpClient c = proxy.client(PKI.goodClient())) {
+            assertThat(c.get("/young").status()).isEqualTo(200);
+            Thread.sleep(1000);
+            try {
+                c.get("/old");
+                throw new AssertionError("a connection past its lifetime still served a request");
+            } catch (IOException expected) {
+                // closed by the proxy
+            }
+            assertThat(c.get("/reconnected").status()).isEqualTo(200);
+            assertThat(c.connectionsOpened()).isEqualTo(2);
+        }
+    }
+
+    @Test
+    void identityOverTheRateGets429WithRetryAfterWhileOthersPass() throws Exception {
+        try (ProxyFixture proxy = proxy().set("mtls-proxy.defaults.route.limits.rate-limit { enabled = true, "
+                + "requests-per-second = 0.5, burst = 2 }").start();
+                TestHttpClient good = proxy.client(PKI.goodClient());
+                TestHttpClient other = proxy.client(PKI.otherClient())) {
+            assertThat(good.get("/1").status()).isEqualTo(200);
+            assertThat(good.get("/2").status()).isEqualTo(200);
+            TestHttpClient.Response limited = good.get("/3");
+            assertThat(limited.status()).isEqualTo(429);
+            assertThat(Integer.parseInt(limited.header("retry-after"))).isBetween(1, 2);
+            assertThat(good.connectionsOpened()).isEqualTo(1);
+
+            assertThat(other.get("/1", Map.of()).status()).isEqualTo(200);
+            assertThat(proxy.counter("mtls_proxy.request.rejections", "listener", ProxyFixture.LISTENER,
+                    "route", "all", "reason", "rate_limited")).isEqualTo(1);
+        }
+    }
+}

@@ -1,0 +1,87 @@
+package org.mtlsproxy.proxy.http;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import org.mtlsproxy.proxy.RejectReason;
+import org.mtlsproxy.proxy.metrics.ProxyMetrics.ListenerMeters;
+
+/**
+ * Slowloris protection. Sits between TLS and the HTTP codec and sees decrypted bytes: when the first byte of a
+ * request head arrives it starts a timer; {@link ProxyHandler} calls {@link #headReceived()} once the head is
+ * complete. If the timer fires first, the client gets 408 and is disconnected. Silence between requests is the
+ * idle timeout's business, not this one's.
+ */
+public final class HeadTimeoutHandler extends ChannelInboundHandlerAdapter {
+
+    private static final byte[] RESPONSE = ("HTTP/1.1 408 Request Timeout\r\nContent-Type: text/plain\r\n"
+            + "Content-Length: 20\r\nConnection: close\r\n\r\n408 Request Timeout\n").getBytes(
+            java.nio.charset.StandardCharsets.US_ASCII);
+
+    private final long timeoutMillis;
+    private final ListenerMeters meters;
+    private ChannelHandlerContext ctx;
+    private boolean awaitingHead = true;
+    private ScheduledFuture<?> timer;
+
+    public HeadTimeoutHandler(long timeoutMillis, ListenerMeters meters) {
+        this.timeoutMillis = timeoutMillis;
+        this.meters = meters;
+    }
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        this.ctx = ctx;
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (awaitingHead && timer == null && msg instanceof ByteBuf buf && buf.isReadable()) {
+            timer = ctx.executor().schedule(this::expired, timeoutMillis, TimeUnit.MILLISECONDS);
+        }
+        ctx.fireChannelRead(msg);
+    }
+
+    /** The request head is complete: stop the clock until the next request begins. */
+    void headReceived() {
+        awaitingHead = false;
+        cancel();
+    }
+
+    /** The exchange ended and the connection stays open: the next request's head will be timed. */
+    void awaitNextHead() {
+        awaitingHead = true;
+        cancel();
+    }
+
+    private void expired() {
+        timer = null;
+        if (!awaitingHead || !ctx.channel().isActive()) {
+            return;
+        }
+        meters.rejected(RejectReason.REQUEST_TIMEOUT);
+        ctx.writeAndFlush(ctx.alloc().buffer(RESPONSE.length).writeBytes(RESPONSE))
+                .addListener(ChannelFutureListener.CLOSE);
+    }
+
+    private void cancel() {
+        if (timer != null) {
+            timer.cancel(false);
+            timer = null;
+        }
+    }
+
+    @Override
+    public void handlerRemoved(ChannelHandlerContext ctx) {
+        cancel();
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        cancel();
+        ctx.fireChannelInactive();
+    }
+}
