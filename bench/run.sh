@@ -58,8 +58,10 @@ if ! command -v nginx >/dev/null 2>&1 && [[ ! -x /usr/sbin/nginx ]]; then
 fi
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
-mkdir -p "$OUT"
-cd "$OUT"
+# Certificates and configs in their own directory: the proxy watches the directories of the files it names and
+# re-checks them after any change there, so the logs and results written during the run must live elsewhere.
+mkdir -p "$OUT/pki"
+cd "$OUT/pki"
 ulimit -n "$(ulimit -Hn)"
 
 # ---------------------------------------------------------------- throwaway PKI (openssl, PKCS#8 keys)
@@ -125,6 +127,7 @@ EOF
 }
 proxy_conf proxy.conf $P_EC $P_RSA $P_ADMIN
 proxy_conf proxy-log.conf $L_EC $L_RSA $L_ADMIN
+cd "$OUT"
 
 mkdir -p nginx-tmp
 NGINX_USER=""
@@ -149,7 +152,7 @@ http {
   keepalive_timeout 120s;
   upstream bench { server 127.0.0.1:$B_EC; keepalive 256; keepalive_requests 100000000; }
   ssl_protocols TLSv1.3 TLSv1.2;
-  ssl_client_certificate $OUT/clients-ca.pem;
+  ssl_client_certificate $OUT/pki/clients-ca.pem;
   ssl_verify_client on;
   ssl_verify_depth 3;
   ssl_session_cache shared:SSL:10m;
@@ -157,19 +160,19 @@ http {
   ssl_session_tickets on;
   server {
     listen 127.0.0.1:$N_EC ssl;
-    ssl_certificate $OUT/server.pem;
-    ssl_certificate_key $OUT/server.key;
-    include $OUT/nginx-location.conf;
+    ssl_certificate $OUT/pki/server.pem;
+    ssl_certificate_key $OUT/pki/server.key;
+    include $OUT/pki/nginx-location.conf;
   }
   server {
     listen 127.0.0.1:$N_RSA ssl;
-    ssl_certificate $OUT/rsa-server.pem;
-    ssl_certificate_key $OUT/rsa-server.key;
-    include $OUT/nginx-location.conf;
+    ssl_certificate $OUT/pki/rsa-server.pem;
+    ssl_certificate_key $OUT/pki/rsa-server.key;
+    include $OUT/pki/nginx-location.conf;
   }
 }
 EOF
-cat > nginx-location.conf <<EOF
+cat > pki/nginx-location.conf <<EOF
 location / {
   proxy_pass https://bench;
   proxy_http_version 1.1;
@@ -179,11 +182,11 @@ location / {
   proxy_set_header X-Forwarded-For \$remote_addr;
   proxy_set_header X-Forwarded-Proto https;
   proxy_ssl_verify on;
-  proxy_ssl_trusted_certificate $OUT/ca.pem;
+  proxy_ssl_trusted_certificate $OUT/pki/ca.pem;
   proxy_ssl_name backend.bench.local;
   proxy_ssl_server_name on;
-  proxy_ssl_certificate $OUT/proxy-client.pem;
-  proxy_ssl_certificate_key $OUT/proxy-client.key;
+  proxy_ssl_certificate $OUT/pki/proxy-client.pem;
+  proxy_ssl_certificate_key $OUT/pki/proxy-client.key;
   proxy_ssl_session_reuse on;
   proxy_max_temp_file_size 0;
 }
@@ -193,8 +196,8 @@ EOF
 wait_port() { for _ in $(seq 300); do (echo > /dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 never opened" >&2; exit 1; }
 
 taskset -c 1 java -XX:+UseSerialGC -Xmx512m -cp "$BENCH_JAR" org.mtlsproxy.bench.BenchBackend \
-  --port $B_EC --cert backend.pem --key backend.key --ca clients-ca.pem \
-  --rsa-port $B_RSA --rsa-cert rsa-server.pem --rsa-key rsa-server.key > backend.log 2>&1 &
+  --port $B_EC --cert pki/backend.pem --key pki/backend.key --ca pki/clients-ca.pem \
+  --rsa-port $B_RSA --rsa-cert pki/rsa-server.pem --rsa-key pki/rsa-server.key > backend.log 2>&1 &
 BACKEND_PID=$!; PIDS+=($BACKEND_PID)
 
 PROXY_OPTS="-XX:ActiveProcessorCount=1 -Dmtls-proxy.io-threads=1 -Xms256m -Xmx512m ${PROXY_JAVA_OPTS:-}"
@@ -203,10 +206,10 @@ if [[ -n "${PROXY_JFR:-}" ]]; then # CPU profile of both proxies, written when t
   JFR="-XX:StartFlightRecording=filename=$OUT/proxy.jfr,settings=profile,dumponexit=true"
   JFR_LOG="-XX:StartFlightRecording=filename=$OUT/proxy-log.jfr,settings=profile,dumponexit=true"
 fi
-MTLS_PROXY_LOG_LEVEL=WARN taskset -c 0 java $PROXY_OPTS $JFR -jar "$PROXY_JAR" run --config proxy.conf \
+MTLS_PROXY_LOG_LEVEL=WARN taskset -c 0 java $PROXY_OPTS $JFR -jar "$PROXY_JAR" run --config pki/proxy.conf \
   --log-format json > proxy.log 2>&1 &
 PROXY_PID=$!; PIDS+=($PROXY_PID)
-MTLS_PROXY_LOG_LEVEL=INFO taskset -c 0 java $PROXY_OPTS $JFR_LOG -jar "$PROXY_JAR" run --config proxy-log.conf \
+MTLS_PROXY_LOG_LEVEL=INFO taskset -c 0 java $PROXY_OPTS $JFR_LOG -jar "$PROXY_JAR" run --config pki/proxy-log.conf \
   --log-format json > proxy-log.log 2>&1 &
 PROXY_LOG_PID=$!; PIDS+=($PROXY_LOG_PID)
 taskset -c 0 "$NGINX" -c "$OUT/nginx.conf" -e "$OUT/nginx-error.log" > nginx.out 2>&1 &
@@ -230,10 +233,10 @@ pids_of() {
 
 gen() { # target kind args...
   local t=$1 kind=$2; shift 2
-  local cert=client.pem key=client.key
-  [[ $kind == rsa ]] && cert=rsa-client.pem key=rsa-client.key
+  local cert=pki/client.pem key=pki/client.key
+  [[ $kind == rsa ]] && cert=pki/rsa-client.pem key=pki/rsa-client.key
   taskset -c 1 java -XX:+UseSerialGC -Xmx1g -cp "$BENCH_JAR" org.mtlsproxy.bench.LoadGen \
-    --port "$(port_of "$t" "$kind")" --cert $cert --key $key --ca clients-ca.pem --cpu-pids "$(pids_of "$t")" \
+    --port "$(port_of "$t" "$kind")" --cert $cert --key $key --ca pki/clients-ca.pem --cpu-pids "$(pids_of "$t")" \
     "$@" 2>>gen.err \
     | grep '^RESULT' | tail -1
 }
