@@ -1,0 +1,304 @@
+#!/usr/bin/env bash
+# Per-core benchmark of mtls-proxy against the backend directly and nginx, on loopback.
+#
+#   bench/run.sh              load comparison (ROUNDS x scenarios x targets, interleaved), prints a Markdown table
+#   bench/run.sh jmh [args]   JMH micro-benchmarks of the pure hot-path functions
+#
+# Settings (environment): ROUNDS=3 DURATION=10 (s per measurement) WARMUP=2 (s, not counted) IDLE_CONNS=2000
+#   OUT=/tmp/mtls-bench-<time> (PKI, configs, logs, results.tsv)  PROXY_JAVA_OPTS (extra JVM flags for the proxy)
+#   SCENARIOS="idle ka32 ka64 lat1 hs-ecdsa hs-rsa resume download"  TARGETS="direct proxy proxy-log nginx"
+#
+# CPU layout (2 cores): the proxy JVM (or nginx's master and single worker) on CPU 0 with one event-loop thread;
+# the load generator and the backend share CPU 1. Installs Debian's nginx with apt-get if it is missing.
+# Every process it starts is stopped by PID on exit.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+PROXY_JAR="$ROOT/proxy/target/mtls-proxy.jar"
+BENCH_JAR="$ROOT/bench/target/benchmarks.jar"
+
+build() {
+  if [[ ! -f "$PROXY_JAR" || ! -f "$BENCH_JAR" ]]; then
+    (cd "$ROOT" && mvn -B -q -DskipTests package)
+  fi
+}
+
+if [[ "${1:-}" == "jmh" ]]; then
+  shift
+  build
+  exec java -jar "$BENCH_JAR" "${@:-HotPath}"
+fi
+
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-10}
+WARMUP=${WARMUP:-2}
+IDLE_CONNS=${IDLE_CONNS:-2000}
+OUT=${OUT:-/tmp/mtls-bench-$(date +%Y%m%d-%H%M%S)}
+SCENARIOS=${SCENARIOS:-"idle ka32 ka64 lat1 hs-ecdsa hs-rsa resume download"}
+TARGETS=${TARGETS:-"direct proxy proxy-log nginx"}
+# proxy-log (access log on) only where its cost shows; other scenarios compare proxy (WARN) with nginx
+LOG_SCENARIOS=${LOG_SCENARIOS:-"ka32 lat1 hs-ecdsa"}
+
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do
+    kill "$pid" 2>/dev/null || true
+  done
+  for pid in "${PIDS[@]}"; do
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+  done
+}
+trap cleanup EXIT INT TERM
+
+build
+if ! command -v nginx >/dev/null 2>&1 && [[ ! -x /usr/sbin/nginx ]]; then
+  echo "installing nginx (Debian package)" >&2
+  apt-get install -y nginx >/dev/null
+fi
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+
+# Certificates and configs in their own directory: the proxy watches the directories of the files it names and
+# re-checks them after any change there, so the logs and results written during the run must live elsewhere.
+mkdir -p "$OUT/pki"
+cd "$OUT/pki"
+ulimit -n "$(ulimit -Hn)"
+
+# ---------------------------------------------------------------- throwaway PKI (openssl, PKCS#8 keys)
+ca() { # name alg
+  openssl genpkey $2 -out "$1.key" 2>/dev/null
+  openssl req -x509 -new -key "$1.key" -subj "/CN=$1" -days 2 -out "$1.pem" \
+    -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
+}
+leaf() { # name ca alg subject ext
+  openssl genpkey $3 -out "$1.key" 2>/dev/null
+  openssl req -new -key "$1.key" -subj "$4" -out "$1.csr" 2>/dev/null
+  printf '%b' "$5" > "$1.ext"
+  openssl x509 -req -in "$1.csr" -CA "$2.pem" -CAkey "$2.key" -CAcreateserial -days 2 -out "$1.pem" \
+    -extfile "$1.ext" 2>/dev/null
+}
+EC="-algorithm EC -pkeyopt ec_paramgen_curve:P-256"
+RSA="-algorithm RSA -pkeyopt rsa_keygen_bits:2048"
+SRV="basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n"
+CLI="basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n"
+SPIFFE="spiffe://bench.local/ns/bench/sa/loadgen"
+if [[ ! -f client.pem ]]; then
+  ca ca "$EC"
+  ca rsa-ca "$RSA"
+  leaf server ca "$EC" "/CN=localhost" "${SRV}subjectAltName=DNS:localhost,IP:127.0.0.1\n"
+  leaf rsa-server rsa-ca "$RSA" "/CN=localhost" "${SRV}subjectAltName=DNS:localhost,IP:127.0.0.1\n"
+  leaf backend ca "$EC" "/CN=backend.bench.local" "${SRV}subjectAltName=DNS:backend.bench.local\n"
+  leaf proxy-client ca "$EC" "/CN=mtls-proxy/OU=infra" "${CLI}subjectAltName=URI:spiffe://bench.local/mtls-proxy\n"
+  leaf client ca "$EC" "/CN=loadgen/OU=bench" "${CLI}subjectAltName=URI:$SPIFFE\n"
+  leaf rsa-client rsa-ca "$RSA" "/CN=loadgen/OU=bench" "${CLI}subjectAltName=URI:$SPIFFE\n"
+  cat ca.pem rsa-ca.pem > clients-ca.pem
+fi
+
+# ---------------------------------------------------------------- ports and configs
+B_EC=19000; B_RSA=19001
+P_EC=19443; P_RSA=19444; P_ADMIN=19901
+L_EC=19453; L_RSA=19454; L_ADMIN=19902
+N_EC=19463; N_RSA=19464
+
+proxy_conf() { # file ec rsa admin
+  cat > "$1" <<EOF
+mtls-proxy {
+  listeners = [
+    { name = ecdsa, bind = "127.0.0.1:$2",
+      tls { certificate-chain = "server.pem", private-key = "server.key",
+            client-trust = [{ name = bench, ca-bundle = "clients-ca.pem" }] } }
+    { name = rsa, bind = "127.0.0.1:$3",
+      tls { certificate-chain = "rsa-server.pem", private-key = "rsa-server.key",
+            client-trust = [{ name = bench, ca-bundle = "clients-ca.pem" }] } }
+  ]
+  routes = [{ name = bench, path-prefix = "/", backend = bench,
+              allow = [{ name = loadgen, spiffe-id = "$SPIFFE" }] }]
+  backends {
+    bench {
+      endpoints = ["127.0.0.1:$B_EC"]
+      max-idle-per-endpoint = 256
+      tls { ca-bundle = "ca.pem", server-name = "backend.bench.local",
+            certificate-chain = "proxy-client.pem", private-key = "proxy-client.key" }
+    }
+  }
+  admin { bind = "127.0.0.1:$4" }
+}
+EOF
+}
+proxy_conf proxy.conf $P_EC $P_RSA $P_ADMIN
+proxy_conf proxy-log.conf $L_EC $L_RSA $L_ADMIN
+cd "$OUT"
+
+mkdir -p nginx-tmp
+NGINX_USER=""
+[[ $(id -u) == 0 ]] && NGINX_USER="user root;"
+cat > nginx.conf <<EOF
+$NGINX_USER
+worker_processes 1;
+worker_cpu_affinity 01;
+worker_rlimit_nofile 16384;
+daemon off;
+pid $OUT/nginx.pid;
+error_log $OUT/nginx-error.log warn;
+events { worker_connections 16384; }
+http {
+  access_log off;
+  client_body_temp_path $OUT/nginx-tmp/body;
+  proxy_temp_path $OUT/nginx-tmp/proxy;
+  fastcgi_temp_path $OUT/nginx-tmp/fastcgi;
+  uwsgi_temp_path $OUT/nginx-tmp/uwsgi;
+  scgi_temp_path $OUT/nginx-tmp/scgi;
+  keepalive_requests 100000000;
+  keepalive_timeout 120s;
+  upstream bench { server 127.0.0.1:$B_EC; keepalive 256; keepalive_requests 100000000; }
+  ssl_protocols TLSv1.3 TLSv1.2;
+  ssl_client_certificate $OUT/pki/clients-ca.pem;
+  ssl_verify_client on;
+  ssl_verify_depth 3;
+  ssl_session_cache shared:SSL:10m;
+  ssl_session_timeout 300s;
+  ssl_session_tickets on;
+  server {
+    listen 127.0.0.1:$N_EC ssl;
+    ssl_certificate $OUT/pki/server.pem;
+    ssl_certificate_key $OUT/pki/server.key;
+    include $OUT/pki/nginx-location.conf;
+  }
+  server {
+    listen 127.0.0.1:$N_RSA ssl;
+    ssl_certificate $OUT/pki/rsa-server.pem;
+    ssl_certificate_key $OUT/pki/rsa-server.key;
+    include $OUT/pki/nginx-location.conf;
+  }
+}
+EOF
+cat > pki/nginx-location.conf <<EOF
+location / {
+  proxy_pass https://bench;
+  proxy_http_version 1.1;
+  proxy_set_header Connection "";
+  proxy_set_header Host \$host;
+  proxy_set_header X-Forwarded-Client-Cert "Hash=\$ssl_client_fingerprint;Subject=\"\$ssl_client_s_dn\"";
+  proxy_set_header X-Forwarded-For \$remote_addr;
+  proxy_set_header X-Forwarded-Proto https;
+  proxy_ssl_verify on;
+  proxy_ssl_trusted_certificate $OUT/pki/ca.pem;
+  proxy_ssl_name backend.bench.local;
+  proxy_ssl_server_name on;
+  proxy_ssl_certificate $OUT/pki/proxy-client.pem;
+  proxy_ssl_certificate_key $OUT/pki/proxy-client.key;
+  proxy_ssl_session_reuse on;
+  proxy_max_temp_file_size 0;
+}
+EOF
+
+# ---------------------------------------------------------------- start everything
+wait_port() { for _ in $(seq 300); do (echo > /dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 never opened" >&2; exit 1; }
+
+taskset -c 1 java -XX:+UseSerialGC -Xmx512m -cp "$BENCH_JAR" org.mtlsproxy.bench.BenchBackend \
+  --port $B_EC --cert pki/backend.pem --key pki/backend.key --ca pki/clients-ca.pem \
+  --rsa-port $B_RSA --rsa-cert pki/rsa-server.pem --rsa-key pki/rsa-server.key > backend.log 2>&1 &
+BACKEND_PID=$!; PIDS+=($BACKEND_PID)
+
+PROXY_OPTS="-XX:ActiveProcessorCount=1 -Dmtls-proxy.io-threads=1 -Xms256m -Xmx512m ${PROXY_JAVA_OPTS:-}"
+JFR=""; JFR_LOG=""
+if [[ -n "${PROXY_JFR:-}" ]]; then # CPU profile of both proxies, written when they stop
+  JFR="-XX:StartFlightRecording=filename=$OUT/proxy.jfr,settings=profile,dumponexit=true"
+  JFR_LOG="-XX:StartFlightRecording=filename=$OUT/proxy-log.jfr,settings=profile,dumponexit=true"
+fi
+MTLS_PROXY_LOG_LEVEL=WARN taskset -c 0 java $PROXY_OPTS $JFR -jar "$PROXY_JAR" run --config pki/proxy.conf \
+  --log-format json > proxy.log 2>&1 &
+PROXY_PID=$!; PIDS+=($PROXY_PID)
+MTLS_PROXY_LOG_LEVEL=INFO taskset -c 0 java $PROXY_OPTS $JFR_LOG -jar "$PROXY_JAR" run --config pki/proxy-log.conf \
+  --log-format json > proxy-log.log 2>&1 &
+PROXY_LOG_PID=$!; PIDS+=($PROXY_LOG_PID)
+taskset -c 0 "$NGINX" -c "$OUT/nginx.conf" -e "$OUT/nginx-error.log" > nginx.out 2>&1 &
+NGINX_PID=$!; PIDS+=($NGINX_PID)
+
+for p in $B_EC $B_RSA $P_EC $P_RSA $L_EC $L_RSA $N_EC $N_RSA; do wait_port $p; done
+NGINX_WORKERS=$(pgrep -P $NGINX_PID | paste -sd, -)
+
+port_of() { # target kind(ec|rsa)
+  case "$1:$2" in
+    direct:ec) echo $B_EC ;; direct:rsa) echo $B_RSA ;;
+    proxy:ec) echo $P_EC ;; proxy:rsa) echo $P_RSA ;;
+    proxy-log:ec) echo $L_EC ;; proxy-log:rsa) echo $L_RSA ;;
+    nginx:ec) echo $N_EC ;; nginx:rsa) echo $N_RSA ;;
+  esac
+}
+pids_of() {
+  case "$1" in direct) echo $BACKEND_PID ;; proxy) echo $PROXY_PID ;; proxy-log) echo $PROXY_LOG_PID ;;
+    nginx) echo "$NGINX_WORKERS" ;; esac
+}
+
+gen() { # target kind args...
+  local t=$1 kind=$2; shift 2
+  local cert=pki/client.pem key=pki/client.key
+  [[ $kind == rsa ]] && cert=pki/rsa-client.pem key=pki/rsa-client.key
+  taskset -c 1 java -XX:+UseSerialGC -Xmx1g -cp "$BENCH_JAR" org.mtlsproxy.bench.LoadGen \
+    --port "$(port_of "$t" "$kind")" --cert $cert --key $key --ca pki/clients-ca.pem --cpu-pids "$(pids_of "$t")" \
+    "$@" 2>>gen.err \
+    | grep '^RESULT' | tail -1
+}
+
+record() { # round target scenario result-line metrics...
+  local round=$1 t=$2 s=$3 line=$4; shift 4
+  echo "$round $t $s: $line" >> raw.txt
+  for m in "$@"; do
+    local v
+    v=$(grep -o " $m=[^ ]*" <<<"$line" | cut -d= -f2 || true)
+    [[ -n "$v" ]] && printf '%s\t%s\t%s\t%s\t%s\n' "$round" "$t" "$s" "$m" "$v" >> results.tsv
+  done
+  echo "  $t $s: $line" >&2
+}
+
+scenario() { # round target scenario
+  local r=$1 t=$2 s=$3 line
+  local common=(--duration "$DURATION" --warmup "$WARMUP")
+  case $s in
+    ka32) line=$(gen "$t" ec --mode keepalive --conns 32 "${common[@]}"); record "$r" "$t" "keep-alive 1 KiB, 32 conns" "$line" rps p50_ms p99_ms cpu_us_per_op ;;
+    ka64) line=$(gen "$t" ec --mode keepalive --conns 64 "${common[@]}"); record "$r" "$t" "keep-alive 1 KiB, 64 conns" "$line" rps p50_ms p99_ms cpu_us_per_op ;;
+    lat1) line=$(gen "$t" ec --mode keepalive --conns 1 "${common[@]}"); record "$r" "$t" "1 connection, sequential" "$line" p50_ms p99_ms ;;
+    hs-ecdsa) line=$(gen "$t" ec --mode handshake --conns 16 "${common[@]}"); record "$r" "$t" "full handshake + GET, ECDSA P-256" "$line" cps p99_ms cpu_us_per_op ;;
+    hs-rsa) line=$(gen "$t" rsa --mode handshake --conns 16 "${common[@]}"); record "$r" "$t" "full handshake + GET, RSA-2048" "$line" cps p99_ms cpu_us_per_op ;;
+    resume) line=$(gen "$t" ec --mode resume --conns 16 "${common[@]}"); record "$r" "$t" "resumed handshake + GET" "$line" cps resumed_pct cpu_us_per_op ;;
+    download) line=$(gen "$t" ec --mode download --path /large "${common[@]}"); record "$r" "$t" "100 MB download" "$line" mbps ;;
+    idle) line=$(gen "$t" ec --mode idle --conns "$IDLE_CONNS" --pids "$(pids_of "$t")" --duration 60); record "$r" "$t" "idle mTLS connections" "$line" kib_per_conn ;;
+  esac
+}
+
+: > results.tsv
+echo "results in $OUT (backend $BACKEND_PID, proxy $PROXY_PID, proxy-log $PROXY_LOG_PID, nginx $NGINX_PID workers $NGINX_WORKERS)" >&2
+
+# Idle memory first, once per target, while the processes are fresh (a JVM that has run load keeps its heap
+# committed, which would hide the connections' share).
+if [[ " $SCENARIOS " == *" idle "* ]]; then
+  for t in $TARGETS; do
+    [[ $t == direct ]] && continue
+    gen "$t" ec --mode keepalive --conns 4 --duration 3 --warmup 0 > /dev/null
+    scenario 1 "$t" idle
+  done
+fi
+# JIT warm-up of every target, not recorded
+for t in $TARGETS; do
+  gen "$t" ec --mode keepalive --conns 32 --duration 5 --warmup 0 > /dev/null
+  gen "$t" ec --mode handshake --conns 16 --duration 3 --warmup 0 > /dev/null
+done
+
+for r in $(seq "$ROUNDS"); do
+  echo "round $r" >&2
+  for s in $SCENARIOS; do
+    [[ $s == idle ]] && continue
+    for t in $TARGETS; do
+      if [[ $t == proxy-log && " $LOG_SCENARIOS " != *" $s "* ]]; then continue; fi
+      scenario "$r" "$t" "$s"
+    done
+  done
+done
+
+{
+  echo
+  echo "median of $ROUNDS interleaved rounds (min–max); $DURATION s per measurement after $WARMUP s warm-up"
+  echo
+  java -cp "$BENCH_JAR" org.mtlsproxy.bench.Report results.tsv "${TARGETS// /,}" proxy:nginx,proxy:direct
+} | tee table.md

@@ -1,0 +1,532 @@
+package org.mtlsproxy.bench;
+
+import io.netty.bootstrap.Bootstrap;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.epoll.EpollSocketChannel;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.handler.codec.http.DefaultFullHttpRequest;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.HttpClientCodec;
+import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpObject;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslHandler;
+import io.netty.handler.ssl.SslHandshakeCompletionEvent;
+import java.io.File;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import org.HdrHistogram.Histogram;
+
+/**
+ * An mTLS HTTP/1.1 load generator on Netty (epoll, BoringSSL through {@code SslProvider.OPENSSL}) that presents a
+ * client certificate. Closed loop: each connection sends its next request when the previous response ended.
+ *
+ * <pre>
+ * --mode keepalive  --conns N --duration S    requests/s, p50/p99 latency (conns 1 = single-connection latency)
+ * --mode handshake  --conns N --duration S    new connection per request, no resumption: connections/s
+ * --mode resume     --conns N --duration S    same, offering the previous session (TLS 1.3 ticket / session id)
+ * --mode download   --path /large --duration S one connection, repeated large GETs: MB/s
+ * --mode idle       --conns N --pids P[,P]    open N mTLS connections (one request each), RSS delta of P per connection
+ * </pre>
+ * Every loop is bounded by {@code --duration} (plus {@code --warmup}) and by {@code --max-requests}; the process
+ * gives up after the deadline plus 30 s whatever happens. Prints one {@code RESULT key=value ...} line.
+ */
+public final class LoadGen {
+
+    private final Map<String, String> opts;
+    private final String host;
+    private final int port;
+    private final String path;
+    private final int conns;
+    private final long durationNanos;
+    private final long warmupNanos;
+    private final long maxRequests;
+    private final EventLoopGroup group;
+
+    private final Histogram histogram = new Histogram(TimeUnit.SECONDS.toNanos(60), 3);
+    private final AtomicLong completed = new AtomicLong();
+    private final AtomicLong started = new AtomicLong();
+    private final AtomicLong errors = new AtomicLong();
+    private final AtomicLong bytes = new AtomicLong();
+    private final AtomicLong resumed = new AtomicLong();
+    private final AtomicLong handshakes = new AtomicLong();
+    private volatile String firstError;
+    private long measureStart;
+    private long deadline;
+
+    private LoadGen(Map<String, String> opts) {
+        this.opts = opts;
+        this.host = opts.getOrDefault("host", "127.0.0.1");
+        this.port = Integer.parseInt(req(opts, "port"));
+        this.path = opts.getOrDefault("path", "/bench");
+        this.conns = Integer.parseInt(opts.getOrDefault("conns", "1"));
+        this.durationNanos = (long) (Double.parseDouble(opts.getOrDefault("duration", "10")) * 1e9);
+        this.warmupNanos = (long) (Double.parseDouble(opts.getOrDefault("warmup", "2")) * 1e9);
+        this.maxRequests = Long.parseLong(opts.getOrDefault("max-requests", "100000000"));
+        int threads = Integer.parseInt(opts.getOrDefault("threads", "1"));
+        this.group = new MultiThreadIoEventLoopGroup(threads, EpollIoHandler.newFactory());
+    }
+
+    public static void main(String[] args) throws Exception {
+        Map<String, String> opts = parse(args);
+        LoadGen g = new LoadGen(opts);
+        try {
+            String result = g.run(opts.getOrDefault("mode", "keepalive"));
+            System.out.println("RESULT " + result);
+        } finally {
+            g.group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+        }
+    }
+
+    private String run(String mode) throws Exception {
+        File cert = new File(req(opts, "cert"));
+        File key = new File(req(opts, "key"));
+        File ca = new File(req(opts, "ca"));
+        switch (mode) {
+            case "keepalive":
+                return keepAlive(Tls.client(cert, key, ca, false));
+            case "handshake":
+                return handshakes(Tls.client(cert, key, ca, false), false);
+            case "resume":
+                return handshakes(Tls.client(cert, key, ca, true), true);
+            case "download":
+                return download(Tls.client(cert, key, ca, false));
+            case "idle":
+                return idle(Tls.client(cert, key, ca, false));
+            default:
+                throw new IllegalArgumentException("unknown --mode " + mode);
+        }
+    }
+
+    // ---------------------------------------------------------------- keep-alive
+
+    private String keepAlive(SslContext ssl) throws Exception {
+        startClock();
+        CountDownLatch done = new CountDownLatch(conns);
+        Bootstrap b = bootstrap(ssl, false, () -> new Exchange(true, done));
+        for (int i = 0; i < conns; i++) {
+            b.connect(host, port).addListener(f -> {
+                if (!f.isSuccess()) {
+                    error(f.cause());
+                    done.countDown();
+                }
+            });
+        }
+        awaitEnd(done);
+        double secs = durationNanos / 1e9;
+        return "mode=keepalive conns=" + conns + " requests=" + completed.get()
+                + " rps=" + fmt(completed.get() / secs) + latencies() + cpu(completed.get()) + " errors=" + errors.get() + firstErrorKv();
+    }
+
+    // ---------------------------------------------------------------- handshakes
+
+    private String handshakes(SslContext ssl, boolean resume) throws Exception {
+        startClock();
+        CountDownLatch done = new CountDownLatch(conns);
+        Bootstrap b = bootstrap(ssl, resume, () -> new Exchange(false, null));
+        for (int i = 0; i < conns; i++) {
+            nextConnection(b, done);
+        }
+        awaitEnd(done);
+        double secs = durationNanos / 1e9;
+        long hs = handshakes.get();
+        return "mode=" + (resume ? "resume" : "handshake") + " conns=" + conns + " connections=" + completed.get()
+                + " cps=" + fmt(completed.get() / secs) + latencies()
+                + " resumed_pct=" + fmt(hs == 0 ? 0 : 100.0 * resumed.get() / hs) + cpu(completed.get())
+                + " errors=" + errors.get() + firstErrorKv();
+    }
+
+    /** One slot of the handshake loop: a new connection, one request, close, repeat until the deadline. */
+    private void nextConnection(Bootstrap b, CountDownLatch done) {
+        if (System.nanoTime() >= deadline || started.incrementAndGet() > maxRequests) {
+            done.countDown();
+            return;
+        }
+        ChannelFuture f = b.connect(host, port);
+        f.addListener(cf -> {
+            if (!cf.isSuccess()) {
+                error(cf.cause());
+            }
+        });
+        f.channel().closeFuture().addListener(cf -> nextConnection(b, done));
+    }
+
+    // ---------------------------------------------------------------- download
+
+    private String download(SslContext ssl) throws Exception {
+        startClock();
+        CountDownLatch done = new CountDownLatch(1);
+        Exchange ex = new Exchange(true, done);
+        ex.recordBytesAlways = true;
+        bootstrap(ssl, false, () -> ex).connect(host, port).addListener(f -> {
+            if (!f.isSuccess()) {
+                error(f.cause());
+                done.countDown();
+            }
+        });
+        awaitEnd(done);
+        double secs = ex.downloadNanos / 1e9;
+        return "mode=download requests=" + ex.downloads + " bytes=" + ex.downloadBytes
+                + " mbps=" + fmt(secs == 0 ? 0 : ex.downloadBytes / 1e6 / secs)
+                + " errors=" + errors.get() + firstErrorKv();
+    }
+
+    // ---------------------------------------------------------------- idle connections
+
+    private String idle(SslContext ssl) throws Exception {
+        List<Long> pids = new ArrayList<>();
+        for (String p : req(opts, "pids").split(",")) {
+            pids.add(Long.parseLong(p.trim()));
+        }
+        long settleMs = Long.parseLong(opts.getOrDefault("settle-ms", "3000"));
+        Thread.sleep(settleMs);
+        long before = rssKib(pids);
+        measureStart = System.nanoTime();
+        deadline = measureStart + durationNanos;
+        int parallel = Math.min(conns, 64);
+        CountDownLatch done = new CountDownLatch(conns);
+        List<Channel> open = new ArrayList<>();
+        AtomicInteger next = new AtomicInteger();
+        Bootstrap b = bootstrap(ssl, false, () -> new Exchange(true, done));
+        for (int i = 0; i < parallel; i++) {
+            openIdle(b, next, open, done);
+        }
+        boolean all = done.await(durationNanos + TimeUnit.SECONDS.toNanos(30), TimeUnit.NANOSECONDS);
+        Thread.sleep(settleMs);
+        long after = rssKib(pids);
+        long ok;
+        synchronized (open) {
+            ok = open.stream().filter(Channel::isActive).count();
+            for (Channel c : open) {
+                c.close();
+            }
+        }
+        return "mode=idle conns=" + ok + " rss_before_kib=" + before + " rss_after_kib=" + after
+                + " kib_per_conn=" + fmt(ok == 0 ? 0 : (after - before) / (double) ok)
+                + " complete=" + all + " errors=" + errors.get() + firstErrorKv();
+    }
+
+    private void openIdle(Bootstrap b, AtomicInteger next, List<Channel> open, CountDownLatch done) {
+        if (next.getAndIncrement() >= conns) {
+            return;
+        }
+        if (System.nanoTime() >= deadline) {
+            done.countDown();
+            return;
+        }
+        ChannelFuture reg = b.register();
+        Channel ch = reg.channel();
+        ch.attr(Exchange.ON_IDLE).set(() -> openIdle(b, next, open, done));
+        synchronized (open) {
+            open.add(ch);
+        }
+        reg.addListener(r -> {
+            if (!r.isSuccess()) {
+                error(r.cause());
+                done.countDown();
+                return;
+            }
+            ch.connect(new java.net.InetSocketAddress(host, port)).addListener(cf -> {
+                if (!cf.isSuccess()) {
+                    error(cf.cause());
+                    done.countDown();
+                    ch.close();
+                }
+            });
+        });
+    }
+
+    static long rssKib(List<Long> pids) throws Exception {
+        long sum = 0;
+        for (long pid : pids) {
+            for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {
+                if (line.startsWith("VmRSS:")) {
+                    sum += Long.parseLong(line.replaceAll("[^0-9]", ""));
+                }
+            }
+        }
+        return sum;
+    }
+
+    // ---------------------------------------------------------------- the exchange
+
+    /** Connects and, per connection, sends GETs: repeatedly (keep-alive) or once with {@code Connection: close}. */
+    private final class Exchange extends SimpleChannelInboundHandler<HttpObject> {
+        static final io.netty.util.AttributeKey<Runnable> ON_IDLE = io.netty.util.AttributeKey.valueOf("onIdle");
+
+        private final boolean keepAlive;
+        private final CountDownLatch done;
+        private long sent;
+        private long connectStart;
+        private boolean ok;
+        private long responseBytes;
+        boolean recordBytesAlways;
+        long downloads;
+        long downloadBytes;
+        long downloadNanos;
+
+        Exchange(boolean keepAlive, CountDownLatch done) {
+            this.keepAlive = keepAlive;
+            this.done = done;
+        }
+
+        @Override
+        public void handlerAdded(ChannelHandlerContext ctx) {
+            connectStart = System.nanoTime();
+        }
+
+        @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+            if (evt instanceof SslHandshakeCompletionEvent e) {
+                if (!e.isSuccess()) {
+                    error(e.cause());
+                    ctx.close();
+                    return;
+                }
+                long now = System.nanoTime();
+                if (!keepAlive && now >= measureStart && now < deadline) {
+                    handshakes.incrementAndGet();
+                    if (Tls.sessionReused(ctx.pipeline().get(SslHandler.class))) {
+                        resumed.incrementAndGet();
+                    }
+                }
+                send(ctx);
+            }
+            ctx.fireUserEventTriggered(evt);
+        }
+
+        private void send(ChannelHandlerContext ctx) {
+            FullHttpRequest r = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, path,
+                    Unpooled.EMPTY_BUFFER);
+            r.headers().set(HttpHeaderNames.HOST, "localhost");
+            if (!keepAlive) {
+                r.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+            }
+            ok = false;
+            responseBytes = 0;
+            sent = System.nanoTime();
+            ctx.writeAndFlush(r).addListener(f -> {
+                if (!f.isSuccess()) {
+                    error(f.cause());
+                    ctx.close();
+                }
+            });
+        }
+
+        @Override
+        protected void channelRead0(ChannelHandlerContext ctx, HttpObject msg) {
+            if (msg instanceof HttpResponse resp) {
+                ok = resp.status().code() == 200;
+                if (!ok) {
+                    error(new IllegalStateException("HTTP " + resp.status().code()));
+                }
+            }
+            if (msg instanceof HttpContent c) {
+                responseBytes += c.content().readableBytes();
+            }
+            if (msg instanceof LastHttpContent) {
+                long now = System.nanoTime();
+                boolean inWindow = now >= measureStart && now < deadline && sent >= measureStart;
+                if (recordBytesAlways) {
+                    if (ok && sent >= measureStart) {
+                        downloads++;
+                        downloadBytes += responseBytes;
+                        downloadNanos += now - sent;
+                    }
+                } else if (ok && inWindow) {
+                    completed.incrementAndGet();
+                    bytes.addAndGet(responseBytes);
+                    synchronized (histogram) {
+                        histogram.recordValue(Math.min(now - (keepAlive ? sent : connectStart),
+                                histogram.getHighestTrackableValue()));
+                    }
+                }
+                Runnable onIdle = ctx.channel().attr(ON_IDLE).getAndSet(null);
+                if (onIdle != null) {
+                    // idle mode: keep this connection open, start the next one
+                    done.countDown();
+                    onIdle.run();
+                } else if (keepAlive && ok && (now < deadline || recordBytesAlways && downloads == 0)
+                        && started.incrementAndGet() <= maxRequests) {
+                    send(ctx);
+                } else {
+                    ctx.close();
+                }
+            }
+        }
+
+        @Override
+        public void channelInactive(ChannelHandlerContext ctx) {
+            if (keepAlive && done != null) {
+                done.countDown();
+            } else if (ctx.channel().attr(ON_IDLE).getAndSet(null) != null) {
+                done.countDown(); // idle mode: closed before its request completed
+            }
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            error(cause);
+            ctx.close();
+        }
+    }
+
+    // ---------------------------------------------------------------- plumbing
+
+    private Bootstrap bootstrap(SslContext ssl, boolean peerHost, java.util.function.Supplier<Exchange> handler) {
+        return new Bootstrap()
+                .group(group)
+                .channel(EpollSocketChannel.class)
+                .option(ChannelOption.TCP_NODELAY, true)
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 10_000)
+                .handler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel ch) {
+                        // With a peer host and port the client session cache offers the previous session.
+                        SslHandler tls = peerHost ? ssl.newHandler(ch.alloc(), host, port) : ssl.newHandler(ch.alloc());
+                        tls.setHandshakeTimeoutMillis(10_000);
+                        ch.pipeline().addLast(tls, new HttpClientCodec(4096, 16384, 65536), handler.get());
+                    }
+                });
+    }
+
+    private void startClock() {
+        measureStart = System.nanoTime() + warmupNanos;
+        deadline = measureStart + durationNanos;
+        String pids = opts.get("cpu-pids");
+        if (pids != null && !pids.isBlank()) {
+            List<Long> list = new ArrayList<>();
+            for (String p : pids.split(",")) {
+                list.add(Long.parseLong(p.trim()));
+            }
+            Thread t = new Thread(() -> {
+                try {
+                    sleepUntil(measureStart);
+                    long a = cpuTicks(list);
+                    sleepUntil(deadline);
+                    cpuTicksUsed = cpuTicks(list) - a;
+                } catch (Exception e) {
+                    cpuTicksUsed = -1;
+                }
+            }, "cpu-meter");
+            t.setDaemon(true);
+            t.start();
+            cpuMeter = t;
+        }
+    }
+
+    private volatile long cpuTicksUsed = -1;
+    private Thread cpuMeter;
+
+    private static void sleepUntil(long nanoTime) throws InterruptedException {
+        long d;
+        while ((d = nanoTime - System.nanoTime()) > 0) {
+            TimeUnit.NANOSECONDS.sleep(d);
+        }
+    }
+
+    /** utime + stime of the processes, in clock ticks (USER_HZ, 100 per second on Linux). */
+    static long cpuTicks(List<Long> pids) throws Exception {
+        long sum = 0;
+        for (long pid : pids) {
+            String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
+            String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+            sum += Long.parseLong(f[11]) + Long.parseLong(f[12]);
+        }
+        return sum;
+    }
+
+    /** " cpu_pct=.. cpu_us_per_op=.." of the --cpu-pids over the measured window, or "". */
+    private String cpu(long ops) throws InterruptedException {
+        if (cpuMeter == null) {
+            return "";
+        }
+        cpuMeter.join(5_000);
+        if (cpuTicksUsed < 0) {
+            return "";
+        }
+        double cpuSecs = cpuTicksUsed / 100.0;
+        return " cpu_pct=" + fmt(100 * cpuSecs / (durationNanos / 1e9))
+                + " cpu_us_per_op=" + fmt(ops == 0 ? 0 : cpuSecs * 1e6 / ops);
+    }
+
+    private void awaitEnd(CountDownLatch done) throws InterruptedException {
+        long wait = deadline - System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        if (!done.await(wait, TimeUnit.NANOSECONDS)) {
+            error(new IllegalStateException("connections still open 30 s after the deadline"));
+        }
+    }
+
+    private String latencies() {
+        synchronized (histogram) {
+            if (histogram.getTotalCount() == 0) {
+                return " p50_ms=0 p99_ms=0";
+            }
+            return " p50_ms=" + fmt3(histogram.getValueAtPercentile(50) / 1e6)
+                    + " p99_ms=" + fmt3(histogram.getValueAtPercentile(99) / 1e6)
+                    + " max_ms=" + fmt3(histogram.getMaxValue() / 1e6);
+        }
+    }
+
+    private void error(Throwable t) {
+        errors.incrementAndGet();
+        if (firstError == null && t != null) {
+            firstError = String.valueOf(t).replace(' ', '_');
+        }
+    }
+
+    private String firstErrorKv() {
+        return firstError == null ? "" : " first_error=" + firstError;
+    }
+
+    private static String fmt(double d) {
+        return String.format(Locale.ROOT, "%.1f", d);
+    }
+
+    private static String fmt3(double d) {
+        return String.format(Locale.ROOT, "%.3f", d);
+    }
+
+    private static String req(Map<String, String> opts, String k) {
+        String v = opts.get(k);
+        if (v == null) {
+            throw new IllegalArgumentException("missing --" + k);
+        }
+        return v;
+    }
+
+    static Map<String, String> parse(String[] args) {
+        Map<String, String> m = new HashMap<>();
+        for (int i = 0; i < args.length; i++) {
+            if (!args[i].startsWith("--") || i + 1 >= args.length) {
+                throw new IllegalArgumentException("expected --key value pairs, got " + args[i]);
+            }
+            m.put(args[i].substring(2), args[++i]);
+        }
+        return m;
+    }
+}
