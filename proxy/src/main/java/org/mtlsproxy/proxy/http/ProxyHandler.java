@@ -97,6 +97,8 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
     private String remoteIp;
     private boolean closing;
     private boolean draining;
+    /** Request chunks were written to the backend in this read batch and await one flush. */
+    private boolean backendFlushPending;
 
     // The current exchange.
     private State state = State.IDLE;
@@ -449,7 +451,13 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
                         scheduleResponseTimeout();
                     }
                 }
-                upstream.channel().writeAndFlush(content).addListener(writeToBackendListener);
+                // Flushed once per read batch (channelReadComplete), or now for the last chunk.
+                if (last) {
+                    upstream.channel().writeAndFlush(content).addListener(writeToBackendListener);
+                } else {
+                    upstream.channel().write(content).addListener(writeToBackendListener);
+                    backendFlushPending = true;
+                }
                 updateClientReading();
             }
             case DISCARDING -> {
@@ -488,6 +496,22 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
             onBackendClosed(f.cause());
         }
     };
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+        if (backendFlushPending) {
+            backendFlushPending = false;
+            if (upstream != null) {
+                upstream.channel().flush();
+            }
+        }
+        ctx.fireChannelReadComplete();
+    }
+
+    @Override
+    public void onBackendReadComplete() {
+        client.flush();
+    }
 
     @Override
     public void channelWritabilityChanged(ChannelHandlerContext ctx) {
@@ -707,7 +731,9 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
                 responseDone = true;
                 client.writeAndFlush(content).addListener(f -> onResponseWritten());
             } else {
-                client.writeAndFlush(content);
+                // Flushed when the backend's read batch completes: one TLS record and syscall per batch, not
+                // per chunk.
+                client.write(content);
             }
             updateBackendReading();
             return;

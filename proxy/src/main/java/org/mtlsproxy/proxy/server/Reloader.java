@@ -60,6 +60,8 @@ public final class Reloader implements AutoCloseable {
     private ScheduledFuture<?> pendingCheck;
     private ScheduledFuture<?> periodic;
     private Map<Path, String> lastAttempt;
+    /** The config file and every file it names, absolute; read by the watch thread. */
+    private volatile Set<Path> relevantFiles = Set.of();
 
     Reloader(Path configFile, ProxyServer server, ProxyMetrics metrics) {
         this.configFile = requireNonNull(configFile, "configFile").toAbsolutePath().normalize();
@@ -140,6 +142,12 @@ public final class Reloader implements AutoCloseable {
         if (watcher == null) {
             return;
         }
+        Set<Path> files = new HashSet<>();
+        files.add(configFile);
+        if (config != null) {
+            config.referencedFiles().forEach(f -> files.add(f.toAbsolutePath().normalize()));
+        }
+        relevantFiles = Set.copyOf(files);
         Set<Path> dirs = new HashSet<>();
         dirs.add(configFile.getParent());
         if (config != null) {
@@ -174,10 +182,18 @@ public final class Reloader implements AutoCloseable {
             } catch (InterruptedException | ClosedWatchServiceException e) {
                 return;
             }
-            key.pollEvents();
+            boolean relevant = false;
+            Path dir = (Path) key.watchable();
+            for (java.nio.file.WatchEvent<?> event : key.pollEvents()) {
+                relevant |= event.kind() == StandardWatchEventKinds.OVERFLOW
+                        || isRelevant(dir.resolve((Path) event.context()));
+            }
             key.reset();
-            // Any event in a watched directory may be a step of a rename or symlink swap: wait for quiet, then
-            // compare contents.
+            if (!relevant) {
+                continue;
+            }
+            // Any relevant event may be one step of a rename or symlink swap: wait for quiet, then compare
+            // contents.
             executor.execute(() -> {
                 if (pendingCheck != null) {
                     pendingCheck.cancel(false);
@@ -189,6 +205,17 @@ public final class Reloader implements AutoCloseable {
     }
 
     /**
+     * Whether a changed path can matter: the config file, a file it names, or Kubernetes' atomic-writer entries
+     * ({@code ..data} and its timestamped directories) through which those files are symlinked. Other files in
+     * the same directories (logs, unrelated secrets) cause no work.
+     */
+    private boolean isRelevant(Path changed) {
+        Path p = changed.toAbsolutePath().normalize();
+        Path name = p.getFileName();
+        return relevantFiles.contains(p) || (name != null && name.toString().startsWith(".."));
+    }
+
+    /**
      * SHA-256 of the config file and of every file it names (following symlinks), as read now. The files are those
      * of the running configuration plus those of the config file as it reads now, so a change is seen even while
      * the file on disk does not load. A file that cannot be read fingerprints as its error, so its repair counts
@@ -196,10 +223,13 @@ public final class Reloader implements AutoCloseable {
      */
     private Map<Path, String> fingerprint(ProxyConfig config) {
         Map<Path, String> result = new LinkedHashMap<>();
-        result.put(configFile, digest(configFile));
+        String configDigest = digest(configFile);
+        result.put(configFile, configDigest);
         Set<Path> files = new java.util.LinkedHashSet<>(server.snapshot().config().referencedFiles());
         ProxyConfig c = config;
-        if (c == null) {
+        boolean configChanged = lastAttempt == null || !configDigest.equals(lastAttempt.get(configFile));
+        if (c == null && configChanged) {
+            // Only a changed config file can name other files: parse it only then.
             try {
                 c = ConfigLoader.load(configFile);
             } catch (ConfigException e) {
@@ -208,6 +238,9 @@ public final class Reloader implements AutoCloseable {
         }
         if (c != null) {
             files.addAll(c.referencedFiles());
+        } else if (lastAttempt != null) {
+            files.addAll(lastAttempt.keySet());
+            files.remove(configFile);
         }
         for (Path f : files) {
             result.put(f, digest(f));

@@ -82,6 +82,9 @@ public final class ClientCertificateVerifier extends X509ExtendedTrustManager {
             .comparing((X509CRL crl) -> crl.getNextUpdate() == null ? Long.MAX_VALUE : crl.getNextUpdate().getTime())
             .thenComparing(crl -> crl.getThisUpdate().getTime());
 
+    private static final java.time.Duration VERIFIED_TTL = java.time.Duration.ofSeconds(60);
+    private static final int VERIFIED_MAX = 10_000;
+
     private final List<CompiledBundle> bundles;
     /** Every declared trust domain, of enabled and disabled bundles, to the name of the bundle declaring it. */
     private final Map<String, String> trustDomainOwners;
@@ -89,6 +92,11 @@ public final class ClientCertificateVerifier extends X509ExtendedTrustManager {
     private final X509Certificate[] acceptedIssuers;
     private final VerifierEvents events;
     private final Clock clock;
+    /**
+     * Chains verified recently. A reconnecting client skips PKIX path building (the dominant cost of a full
+     * handshake after the TLS crypto); a reload builds a new verifier, so new trust bundles and CRLs apply at once.
+     */
+    private final Map<ChainKey, Verified> verified = new java.util.concurrent.ConcurrentHashMap<>();
 
     /**
      * @param bundles     the listener's client trust bundles, tried in order; at least one enabled
@@ -152,6 +160,15 @@ public final class ClientCertificateVerifier extends X509ExtendedTrustManager {
         if (chain == null || chain.length == 0) {
             throw new ClientCertificateException(RejectReason.NO_CLIENT_CERT, null, "no client certificate");
         }
+        ChainKey key = new ChainKey(List.of(chain));
+        long nowMillis = clock.millis();
+        Verified hit = verified.get(key);
+        if (hit != null) {
+            if (nowMillis < hit.untilMillis()) {
+                return hit.bundle();
+            }
+            verified.remove(key);
+        }
         X509Certificate leaf = chain[0];
         String subject = leaf.getSubjectX500Principal().getName();
         checkLeaf(leaf, subject);
@@ -162,7 +179,11 @@ public final class ClientCertificateVerifier extends X509ExtendedTrustManager {
             try {
                 List<X509CRL> stale = bundle.verify(chain, verifyDepth, subject, spiffeUris, trustDomainOwners, now);
                 if (!stale.isEmpty()) {
+                    // Accepted under the soft-fail grace: not remembered, so every connection is counted and the
+                    // grace's end applies at once.
                     bundle.staleCrlsAccepted(stale, subject, now, events);
+                } else {
+                    remember(key, bundle.name, nowMillis, chain);
                 }
                 return bundle.name;
             } catch (ClientCertificateException e) {
@@ -182,6 +203,25 @@ public final class ClientCertificateVerifier extends X509ExtendedTrustManager {
         } catch (IllegalArgumentException e) {
             throw new ClientCertificateException(RejectReason.HANDSHAKE_ERROR, subject, e.getMessage());
         }
+    }
+
+    /** Remembers a successful verification for {@link #VERIFIED_TTL}, never past a certificate's notAfter. */
+    private void remember(ChainKey key, String bundle, long nowMillis, X509Certificate[] chain) {
+        long until = nowMillis + VERIFIED_TTL.toMillis();
+        for (X509Certificate c : chain) {
+            until = Math.min(until, c.getNotAfter().getTime());
+        }
+        if (verified.size() >= VERIFIED_MAX) {
+            verified.clear();
+        }
+        verified.put(key, new Verified(bundle, until));
+    }
+
+    /** A client chain as sent, compared by DER encoding. */
+    private record ChainKey(List<X509Certificate> certificates) {
+    }
+
+    private record Verified(String bundle, long untilMillis) {
     }
 
     private static void checkLeaf(X509Certificate leaf, String subject) throws ClientCertificateException {

@@ -11,6 +11,9 @@ public interface UpstreamListener {
     /** A response head or body chunk; the listener owns (and must write or release) it. */
     void onResponse(HttpObject msg);
 
+    /** The backend channel finished a read batch: flush what was written to the client meanwhile. */
+    void onBackendReadComplete();
+
     /** The backend channel's writability changed: the listener resumes or pauses reading its client. */
     void onBackendWritabilityChanged();
 

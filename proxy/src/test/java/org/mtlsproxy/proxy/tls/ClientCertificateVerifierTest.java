@@ -219,6 +219,27 @@ class ClientCertificateVerifierTest {
     }
 
     @Test
+    void aRememberedVerificationNeverOutlivesTheCertificate() throws Exception {
+        X509Bundle shortLived = client("CN=short").notBefore(Instant.now().minus(1, ChronoUnit.MINUTES))
+                .notAfter(Instant.now().plusMillis(1500)).buildIssuedBy(intermediate);
+        ClientCertificateVerifier v = verifier(3, bundle("prod", root));
+
+        assertThat(v.verify(chain(shortLived, intermediate))).isEqualTo("prod");
+        assertThat(v.verify(chain(shortLived, intermediate))).isEqualTo("prod");
+        Thread.sleep(2000);
+
+        assertThat(reasonOf(v, chain(shortLived, intermediate))).isEqualTo(RejectReason.EXPIRED);
+    }
+
+    @Test
+    void aFailedVerificationIsNeverRemembered() throws Exception {
+        ClientCertificateVerifier v = verifier(3, bundle("prod", root));
+        assertThat(reasonOf(v, chain(leaf))).isEqualTo(RejectReason.UNTRUSTED_CA);
+        assertThat(reasonOf(v, chain(leaf))).isEqualTo(RejectReason.UNTRUSTED_CA);
+        assertThat(v.verify(chain(leaf, intermediate))).isEqualTo("prod");
+    }
+
+    @Test
     void emptyChainIsNoClientCert() {
         assertThatThrownBy(() -> verifier(3, bundle("prod", root)).verify(new X509Certificate[0]))
                 .isInstanceOfSatisfying(ClientCertificateException.class,
