@@ -45,6 +45,8 @@ final class ConfigMapper {
     private ConfigNode defaults;
 
     private final Map<String, String> listenerNames = new LinkedHashMap<>();
+    /** Listeners with protocol = tcp: routes do not apply to them. */
+    private final Set<String> tcpListeners = new LinkedHashSet<>();
     private final Map<String, Set<String>> trustBundlesByListener = new HashMap<>();
     private final Map<HostPort, String> binds = new HashMap<>();
     private final Map<String, String> routeNames = new HashMap<>();
@@ -80,7 +82,8 @@ final class ConfigMapper {
         for (ConfigNode r : routeNodes) {
             routes.add(route(r));
         }
-        if (routeNodes.isEmpty()) {
+        boolean anyHttpListener = listenerNames.size() > tcpListeners.size();
+        if (routeNodes.isEmpty() && (anyHttpListener || listenerNodes.isEmpty())) {
             node.problem("routes", "no route defined (expected: at least one, e.g. routes = [{ name = api, "
                     + "backend = api, allow = [{ spiffe-id = \"spiffe://example.org/**\" }] }])");
         }
@@ -110,9 +113,80 @@ final class ConfigMapper {
         ServerTlsConfig tls = tlsNode == null ? null : serverTls(tlsNode, name);
         ConfigNode httpNode = node.child("http");
         HttpConfig http = httpNode == null ? null : http(httpNode);
+        ListenerConfig.Protocol protocol = listenerProtocol(node);
+        Optional<TcpListenerConfig> tcp = Optional.empty();
+        if (protocol == ListenerConfig.Protocol.TCP) {
+            if (name != null) {
+                tcpListeners.add(name);
+            }
+            if (node.written("http")) {
+                problems.add(node.writtenOriginOf("http"), node.path("http"), "a tcp listener has no HTTP settings "
+                        + "(expected: no http { … } on a listener with protocol = tcp; its relay settings are in "
+                        + "tcp { … })");
+            }
+            tcp = Optional.ofNullable(tcpListener(node, name));
+        } else if (protocol == ListenerConfig.Protocol.HTTP) {
+            for (String key : List.of("backend", "allow", "tcp")) {
+                if (node.written(key)) {
+                    problems.add(node.writtenOriginOf(key), node.path(key), "only a listener with protocol = tcp has "
+                            + key + " (expected: protocol = tcp, or remove " + key + "; an http listener sends "
+                            + "requests to the backends of its routes, authorized by the routes' allow rules)");
+                }
+            }
+        }
+        Optional<TcpListenerConfig> tcpConfig = tcp;
         ConfigNode limitsNode = node.child("limits");
         ListenerLimitsConfig limits = limitsNode == null ? null : listenerLimits(limitsNode);
-        return node.build(before, () -> new ListenerConfig(name, bind, tls, http, limits));
+        return node.build(before, () -> new ListenerConfig(name, bind, tls, http, protocol, tcpConfig, limits));
+    }
+
+    private static ListenerConfig.Protocol listenerProtocol(ConfigNode node) {
+        String written = node.string("protocol", "http or tcp");
+        if (written == null) {
+            return null;
+        }
+        Optional<ListenerConfig.Protocol> protocol = ListenerConfig.Protocol.of(written);
+        if (protocol.isEmpty()) {
+            node.problem("protocol", "\"" + written + "\" is not a listener protocol (expected: http or tcp)");
+        }
+        return protocol.orElse(null);
+    }
+
+    /** The backend, allow rules and relay settings of a tcp listener. */
+    private TcpListenerConfig tcpListener(ConfigNode node, String listenerName) {
+        int before = problems.count();
+        String backend = node.string("backend", "the name of a backend under backends; a listener with protocol = "
+                + "tcp relays to it");
+        if (backend != null && !backendNames.contains(backend)) {
+            node.problem("backend", "listener `" + listenerName + "` names backend `" + backend + "`, which is not "
+                    + "defined" + suggestAndList(backend, backendNames));
+        }
+        Set<String> bundles = listenerName == null ? Set.of()
+                : trustBundlesByListener.getOrDefault(listenerName, Set.of());
+        List<AllowRule> allow = new ArrayList<>();
+        List<ConfigNode> rules = node.elements("allow", template("allow-rule"), schemaOf("allow-rule"));
+        for (int i = 0; i < rules.size(); i++) {
+            allow.add(allowRule(rules.get(i), i, bundles, "of this listener"));
+        }
+        ConfigNode tcpNode = node.child("tcp");
+        if (tcpNode == null) {
+            return null;
+        }
+        TcpListenerConfig.ProxyProtocol proxyProtocol = proxyProtocol(tcpNode);
+        Duration idleTimeout = tcpNode.duration("idle-timeout");
+        return node.build(before, () -> new TcpListenerConfig(backend, allow, proxyProtocol, idleTimeout));
+    }
+
+    private static TcpListenerConfig.ProxyProtocol proxyProtocol(ConfigNode node) {
+        String written = node.string("proxy-protocol", "none or v2");
+        if (written == null) {
+            return null;
+        }
+        Optional<TcpListenerConfig.ProxyProtocol> p = TcpListenerConfig.ProxyProtocol.of(written);
+        if (p.isEmpty()) {
+            node.problem("proxy-protocol", "\"" + written + "\" is not supported (expected: none or v2)");
+        }
+        return p.orElse(null);
     }
 
     private ServerTlsConfig serverTls(ConfigNode node, String listenerName) {
@@ -258,6 +332,10 @@ final class ConfigMapper {
             if (!listenerNames.containsKey(listeners.get(i))) {
                 problems.add(node.originOf("listeners"), node.path("listeners") + "[" + i + "]",
                         notDefined("listener", listeners.get(i), listenerNames.keySet()));
+            } else if (tcpListeners.contains(listeners.get(i))) {
+                problems.add(node.originOf("listeners"), node.path("listeners") + "[" + i + "]",
+                        "listener `" + listeners.get(i) + "` has protocol = tcp and takes no routes (expected: an "
+                                + "http listener; a tcp listener's backend and allow rules are set on the listener)");
             }
         }
         Optional<String> host = node.optionalString("host", "a host name or *.suffix").map(h -> routeHost(node, h));
@@ -274,7 +352,7 @@ final class ConfigMapper {
         List<AllowRule> allow = new ArrayList<>();
         List<ConfigNode> rules = node.elements("allow", template("allow-rule"), schemaOf("allow-rule"));
         for (int i = 0; i < rules.size(); i++) {
-            allow.add(allowRule(rules.get(i), i, bundles));
+            allow.add(allowRule(rules.get(i), i, bundles, "of any listener this route applies to"));
         }
         ConfigNode limitsNode = node.child("limits");
         RouteLimitsConfig limits = limitsNode == null ? null : routeLimits(limitsNode);
@@ -291,7 +369,7 @@ final class ConfigMapper {
         return host;
     }
 
-    private AllowRule allowRule(ConfigNode node, int index, Set<String> knownBundles) {
+    private AllowRule allowRule(ConfigNode node, int index, Set<String> knownBundles, String scope) {
         int before = problems.count();
         String name = node.optionalString("name", "a label for logs and metrics").orElse("allow[" + index + "]");
         Optional<String> spiffeId = field(node, "spiffe-id");
@@ -312,7 +390,7 @@ final class ConfigMapper {
         });
         Optional<String> trustBundle = field(node, "trust-bundle");
         trustBundle.filter(b -> !knownBundles.contains(b)).ifPresent(b -> node.problem("trust-bundle",
-                "`" + b + "` is not a client-trust name of any listener this route applies to"
+                "`" + b + "` is not a client-trust name " + scope
                         + suggestAndList(b, knownBundles)));
         Optional<String> trustDomain = trustDomain(node);
         if (problems.count() == before && spiffeId.isEmpty() && uriSan.isEmpty() && dnsSan.isEmpty()
@@ -547,7 +625,8 @@ final class ConfigMapper {
     }
 
     private Set<String> trustBundlesFor(List<String> routeListeners) {
-        Collection<String> names = routeListeners.isEmpty() ? listenerNames.keySet() : routeListeners;
+        Collection<String> names = routeListeners.isEmpty() ? listenerNames.keySet().stream()
+                .filter(l -> !tcpListeners.contains(l)).toList() : routeListeners;
         Set<String> bundles = new LinkedHashSet<>();
         for (String listener : names) {
             bundles.addAll(trustBundlesByListener.getOrDefault(listener, Set.of()));

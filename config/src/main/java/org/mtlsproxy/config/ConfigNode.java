@@ -42,13 +42,17 @@ final class ConfigNode {
     private final String path;
     private final ConfigOrigin origin;
     private final Problems problems;
+    /** What the user wrote for this element (before defaults), or null when not known. */
+    private final ConfigObject written;
 
-    private ConfigNode(ConfigObject value, ConfigObject schema, String path, ConfigOrigin origin, Problems problems) {
+    private ConfigNode(ConfigObject value, ConfigObject schema, String path, ConfigOrigin origin, Problems problems,
+            ConfigObject written) {
         this.value = value;
         this.schema = schema;
         this.path = path;
         this.origin = origin;
         this.problems = problems;
+        this.written = written;
     }
 
     /**
@@ -59,7 +63,7 @@ final class ConfigNode {
             ConfigOrigin parentOrigin, Problems problems) {
         problems.checkKeys(user, schema, path);
         ConfigOrigin origin = Problems.isUserWritten(user.origin()) ? user.origin() : parentOrigin;
-        return new ConfigNode(user.withFallback(defaults), schema, path, origin, problems);
+        return new ConfigNode(user.withFallback(defaults), schema, path, origin, problems, user);
     }
 
     String path() {
@@ -97,6 +101,17 @@ final class ConfigNode {
         problems.add(origin, path, message);
     }
 
+    /** Whether the user wrote {@code key} in this very element (not merely inherited from defaults). */
+    boolean written(String key) {
+        return written != null && written.containsKey(key);
+    }
+
+    /** Where the user wrote {@code key} in this element, else where this element was written. */
+    ConfigOrigin writtenOriginOf(String key) {
+        ConfigValue v = written == null ? null : written.get(key);
+        return v != null && Problems.isUserWritten(v.origin()) ? v.origin() : origin;
+    }
+
     boolean isSet(String key) {
         ConfigValue v = value.get(key);
         return v != null && v.valueType() != ConfigValueType.NULL;
@@ -115,7 +130,8 @@ final class ConfigNode {
             return null;
         }
         ConfigObject childSchema = schema.get(key) instanceof ConfigObject s ? s : ConfigFactory.empty().root();
-        return new ConfigNode(object, childSchema, path(key), originOf(key), problems);
+        ConfigObject childWritten = written != null && written.get(key) instanceof ConfigObject w ? w : null;
+        return new ConfigNode(object, childSchema, path(key), originOf(key), problems, childWritten);
     }
 
     /** A list of objects, each merged over {@code defaults} and checked against {@code elementSchema}. */

@@ -67,6 +67,56 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void tcpListenerReadsBackendAllowRulesAndRelaySettingsAndTakesNoRoutes() throws Exception {
+        // Given: an http listener with the route, and a tcp listener the route (listeners = []) does not apply to
+        String hocon = TestPki.validConfigWith("  }]\n  routes = [{", """
+                  }, {
+                    name = db
+                    bind = "127.0.0.1:5433"
+                    protocol = tcp
+                    tls {
+                      certificate-chain = "server-chain.pem"
+                      private-key = "server.key"
+                      client-trust = [{ name = db-clients, ca-bundle = "clients-ca.pem" }]
+                    }
+                    backend = orders
+                    allow = [{ spiffe-id = "spiffe://example.org/ns/prod/sa/billing", trust-bundle = db-clients }]
+                    tcp { proxy-protocol = v2 }
+                  }]
+                  routes = [{""");
+
+        // When
+        ProxyConfig config = ConfigLoader.parse(hocon, dir, "test.conf");
+
+        // Then
+        assertThat(config.listeners().get(0).protocol()).isEqualTo(ListenerConfig.Protocol.HTTP);
+        assertThat(config.listeners().get(0).tcp()).isEmpty();
+        ListenerConfig db = config.listeners().get(1);
+        assertThat(db.protocol()).isEqualTo(ListenerConfig.Protocol.TCP);
+        TcpListenerConfig tcp = db.tcp().orElseThrow();
+        assertThat(tcp.backend()).isEqualTo("orders");
+        assertThat(tcp.proxyProtocol()).isEqualTo(TcpListenerConfig.ProxyProtocol.V2);
+        assertThat(tcp.idleTimeout()).isEqualTo(Duration.ofHours(1));
+        assertThat(tcp.allow()).singleElement().satisfies(r -> {
+            assertThat(r.name()).isEqualTo("allow[0]");
+            assertThat(r.trustBundle()).contains("db-clients");
+        });
+        assertThat(ConfigJson.render(config)).contains("\"protocol\": \"tcp\"", "\"proxy-protocol\": \"v2\"");
+    }
+
+    @Test
+    void aConfigWithOnlyTcpListenersNeedsNoRoutes() throws Exception {
+        String hocon = TestPki.VALID_CONFIG
+                .replace("bind = \"127.0.0.1:8443\"", "bind = \"127.0.0.1:8443\", protocol = tcp, backend = orders")
+                .replaceAll("(?s)routes = \\[\\{.*?\\}\\]\n", "");
+
+        ProxyConfig config = ConfigLoader.parse(hocon, dir, "test.conf");
+
+        assertThat(config.routes()).isEmpty();
+        assertThat(config.listeners().get(0).tcp().orElseThrow().allow()).isEmpty();
+    }
+
+    @Test
     void trustBundleTrustDomainEnabledAndCrlPolicyAreRead() throws Exception {
         // Given
         String hocon = TestPki.validConfigWith(

@@ -41,7 +41,8 @@ class ConfigProblemsTest {
 
         assertThat(problems(hocon)).singleElement().satisfies(p -> {
             assertThat(p.path()).isEqualTo("listeners[0].colour");
-            assertThat(p.message()).isEqualTo("unknown key (expected one of: bind, http, limits, name, tls)");
+            assertThat(p.message()).isEqualTo(
+                    "unknown key (expected one of: allow, backend, bind, http, limits, name, protocol, tcp, tls)");
         });
     }
 
@@ -235,6 +236,47 @@ class ConfigProblemsTest {
                         + "you mean `public`? (defined: public)",
                 at(hocon, "backend = ordrs") + ": routes[0].backend: route `orders` names backend `ordrs`, which is "
                         + "not defined; did you mean `orders`? (defined: orders)");
+    }
+
+    @Test
+    void tcpListenerMistakesAreReportedWhereTheyWereWritten() {
+        String hocon = TestPki.validConfigWith("bind = \"127.0.0.1:8443\"", """
+                bind = "127.0.0.1:8443"
+                    protocol = tcp
+                    backend = ordrs
+                    allow = [{ trust-bundle = nope }]
+                    http { idle-timeout = 5s }
+                    tcp { proxy-protocol = v3 }""").replace("backend = orders, ", "");
+        hocon = hocon.replace("path-prefix = \"/orders/\"", "path-prefix = \"/orders/\", listeners = [public]");
+
+        assertThat(problems(hocon)).extracting(ConfigProblem::toString).containsExactlyInAnyOrder(
+                at(hocon, "backend = ordrs") + ": listeners[0].backend: listener `public` names backend `ordrs`, "
+                        + "which is not defined; did you mean `orders`? (defined: orders)",
+                at(hocon, "trust-bundle = nope") + ": listeners[0].allow[0].trust-bundle: `nope` is not a "
+                        + "client-trust name of this listener (defined: prod)",
+                at(hocon, "http { idle-timeout") + ": listeners[0].http: a tcp listener has no HTTP settings "
+                        + "(expected: no http { … } on a listener with protocol = tcp; its relay settings are in "
+                        + "tcp { … })",
+                at(hocon, "proxy-protocol = v3") + ": listeners[0].tcp.proxy-protocol: \"v3\" is not supported "
+                        + "(expected: none or v2)",
+                at(hocon, "listeners = [public]") + ": routes[0].listeners[0]: listener `public` has protocol = tcp "
+                        + "and takes no routes (expected: an http listener; a tcp listener's backend and allow rules "
+                        + "are set on the listener)");
+    }
+
+    @Test
+    void httpListenerWithTcpSettingsOrAnUnknownProtocolIsRefused() {
+        String hocon = TestPki.validConfigWith("bind = \"127.0.0.1:8443\"", """
+                bind = "127.0.0.1:8443"
+                    backend = orders
+                    tcp { idle-timeout = 5m }""");
+        String unknown = TestPki.validConfigWith("bind = \"127.0.0.1:8443\"", "bind = \"127.0.0.1:8443\", protocol = udp");
+
+        assertThat(problems(hocon)).extracting(ConfigProblem::path).containsExactly(
+                "listeners[0].backend", "listeners[0].tcp");
+        assertThat(problems(hocon).get(0).message()).startsWith("only a listener with protocol = tcp has backend");
+        assertThat(problems(unknown)).extracting(ConfigProblem::toString).containsExactly(at(unknown, "protocol = udp")
+                + ": listeners[0].protocol: \"udp\" is not a listener protocol (expected: http or tcp)");
     }
 
     @Test

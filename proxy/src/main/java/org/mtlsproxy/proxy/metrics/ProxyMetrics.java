@@ -60,6 +60,11 @@ import org.mtlsproxy.proxy.tls.VerifierEvents;
  *   <li>{@code mtls_proxy_backend_connections_total{backend,result,reason}},
  *       {@code mtls_proxy_backend_connect_duration_seconds{backend}},
  *       {@code mtls_proxy_backend_connection_reuses_total{backend}}</li>
+ *   <li>{@code mtls_proxy_tcp_authz_decisions_total{listener,result,rule}}: identities allowed (with the rule) or
+ *       denied on a {@code protocol = tcp} listener, once per connection</li>
+ *   <li>{@code mtls_proxy_tcp_bytes_total{listener,direction}}: bytes relayed from (in) and to (out) clients of tcp
+ *       listeners, counted as they pass. A tcp connection refused after the handshake (denied, backend failure) is
+ *       also counted in {@code mtls_proxy_request_rejections_total{listener,route="",reason}}</li>
  * </ul>
  *
  * Per-listener, per-route and per-backend meters are resolved once into small holder objects, so the request path
@@ -74,6 +79,7 @@ public final class ProxyMetrics {
     private final Map<String, ListenerMeters> listeners = new ConcurrentHashMap<>();
     private final Map<String, RouteMeters> routes = new ConcurrentHashMap<>();
     private final Map<String, BackendMeters> backends = new ConcurrentHashMap<>();
+    private final Map<String, TcpMeters> tcp = new ConcurrentHashMap<>();
     private final List<Gauge> certificateGauges = new java.util.ArrayList<>();
     private final ExpiryWarnings expiryWarnings = new ExpiryWarnings();
     private final Map<String, ClientTrustMeters> clientTrust = new ConcurrentHashMap<>();
@@ -164,6 +170,55 @@ public final class ProxyMetrics {
 
     public BackendMeters backend(String name) {
         return backends.computeIfAbsent(name, n -> new BackendMeters(registry, n));
+    }
+
+    /** Relay meters of a {@code protocol = tcp} listener. */
+    public TcpMeters tcp(String listener) {
+        return tcp.computeIfAbsent(listener, n -> new TcpMeters(registry, n));
+    }
+
+    /** Meters of one tcp listener's relays. */
+    public static final class TcpMeters {
+        private final MeterRegistry registry;
+        private final String listener;
+        private final Map<String, Counter> allowedByRule = new ConcurrentHashMap<>();
+        private final Counter denied;
+        private final Counter bytesIn;
+        private final Counter bytesOut;
+
+        TcpMeters(MeterRegistry registry, String listener) {
+            this.registry = registry;
+            this.listener = listener;
+            this.denied = Counter.builder("mtls_proxy.tcp.authz.decisions")
+                    .description("Authorization decisions on tcp listeners by result and the rule that allowed")
+                    .tags("listener", listener, "result", "denied", "rule", "")
+                    .register(registry);
+            this.bytesIn = Counter.builder("mtls_proxy.tcp.bytes").baseUnit("bytes")
+                    .description("Bytes relayed from (in) and to (out) clients of tcp listeners")
+                    .tags("listener", listener, "direction", "in").register(registry);
+            this.bytesOut = Counter.builder("mtls_proxy.tcp.bytes").baseUnit("bytes")
+                    .description("Bytes relayed from (in) and to (out) clients of tcp listeners")
+                    .tags("listener", listener, "direction", "out").register(registry);
+        }
+
+        public void allowed(String rule) {
+            allowedByRule.computeIfAbsent(rule, r -> Counter.builder("mtls_proxy.tcp.authz.decisions")
+                    .description("Authorization decisions on tcp listeners by result and the rule that allowed")
+                    .tags("listener", listener, "result", "allowed", "rule", r)
+                    .register(registry)).increment();
+        }
+
+        public void denied() {
+            denied.increment();
+        }
+
+        public void bytesIn(long n) {
+            bytesIn.increment(n);
+        }
+
+        public void bytesOut(long n) {
+            bytesOut.increment(n);
+        }
     }
 
     /** CRL meters of one listener's client trust bundles, fed by its certificate verifier. */

@@ -3,6 +3,7 @@ package org.mtlsproxy.proxy.runtime;
 import static java.util.Objects.requireNonNull;
 
 import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslProvider;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -11,15 +12,18 @@ import org.mtlsproxy.config.BackendConfig;
 import org.mtlsproxy.config.ListenerConfig;
 import org.mtlsproxy.config.ProxyConfig;
 import org.mtlsproxy.config.RouteConfig;
+import org.mtlsproxy.config.TcpListenerConfig;
 import org.mtlsproxy.proxy.authz.Authorizer;
 import org.mtlsproxy.proxy.limits.RateLimiter;
 import org.mtlsproxy.proxy.metrics.ProxyMetrics;
 import org.mtlsproxy.proxy.route.RouteTable;
+import org.mtlsproxy.proxy.tcp.TcpRuntime;
 import org.mtlsproxy.proxy.tls.ClientCertificateVerifier;
 import org.mtlsproxy.proxy.tls.SslContextFactory;
 import org.mtlsproxy.proxy.tls.TlsMaterialException;
 import org.mtlsproxy.proxy.transport.Transport;
 import org.mtlsproxy.proxy.upstream.Backend;
+import org.mtlsproxy.proxy.upstream.RelayConnector;
 
 /**
  * An immutable, compiled view of one configuration: TLS contexts, route tables, authorizers and backends. Built
@@ -32,13 +36,15 @@ public final class RuntimeSnapshot {
     private final Map<String, ListenerRuntime> listeners;
     private final Map<String, Backend> backends;
     private final List<ConfiguredCertificate> certificates;
+    private final Map<String, TcpRuntime> tcpListeners;
 
     private RuntimeSnapshot(ProxyConfig config, Map<String, ListenerRuntime> listeners, Map<String, Backend> backends,
-            List<ConfiguredCertificate> certificates) {
+            List<ConfiguredCertificate> certificates, Map<String, TcpRuntime> tcpListeners) {
         this.config = config;
         this.listeners = listeners;
         this.backends = backends;
         this.certificates = certificates;
+        this.tcpListeners = tcpListeners;
     }
 
     /** Every configured certificate and CA, for the expiry metrics of the snapshot in force. */
@@ -69,10 +75,15 @@ public final class RuntimeSnapshot {
             backends.put(b.name(), new Backend(b, ctx, metrics.backend(b.name()), transport));
         }
         Map<String, ListenerRuntime> listeners = new LinkedHashMap<>();
+        Map<String, TcpRuntime> tcpListeners = new LinkedHashMap<>();
+        Map<String, RelayConnector> relays = new LinkedHashMap<>();
         for (ListenerConfig l : config.listeners()) {
             ClientCertificateVerifier verifier =
                     SslContextFactory.clientVerifier(l.tls(), metrics.clientTrust(l.name()));
-            SslContext ctx = SslContextFactory.forListener(l.tls(), verifier);
+            // tcp listeners use the JDK engine: Netty's OpenSSL engine treats a client's close_notify as the end of
+            // both directions, which would cut the relay's remaining bytes when a TLS 1.3 client half-closes.
+            SslContext ctx = l.isTcp() ? SslContextFactory.forListener(l.tls(), verifier, SslProvider.JDK)
+                    : SslContextFactory.forListener(l.tls(), verifier);
             certificates.add(new ConfiguredCertificate("listener", l.name(),
                     SslContextFactory.readCertificates(l.tls().certificateChain()).get(0)));
             for (org.mtlsproxy.config.TrustBundleConfig bundle : l.tls().clientTrust()) {
@@ -80,8 +91,11 @@ public final class RuntimeSnapshot {
                         .forEach(c -> certificates.add(new ConfiguredCertificate("client_ca", bundle.name(), c)));
             }
             List<RouteTable.Entry<RouteRuntime>> entries = new ArrayList<>();
+            if (l.isTcp()) {
+                tcpListeners.put(l.name(), tcpRuntime(l, config, metrics, transport, relays));
+            }
             for (RouteConfig r : config.routes()) {
-                if (!r.listeners().isEmpty() && !r.listeners().contains(l.name())) {
+                if (l.isTcp() || !r.listeners().isEmpty() && !r.listeners().contains(l.name())) {
                     continue;
                 }
                 Backend backend = backends.get(r.backend());
@@ -97,7 +111,30 @@ public final class RuntimeSnapshot {
             listeners.put(l.name(), new ListenerRuntime(l, ctx, verifier, RouteTable.build(entries, RouteRuntime::name), config.identityHeader(),
                     metrics.listener(l.name())));
         }
-        return new RuntimeSnapshot(config, Map.copyOf(listeners), Map.copyOf(backends), List.copyOf(certificates));
+        return new RuntimeSnapshot(config, Map.copyOf(listeners), Map.copyOf(backends), List.copyOf(certificates),
+                Map.copyOf(tcpListeners));
+    }
+
+    private static TcpRuntime tcpRuntime(ListenerConfig l, ProxyConfig config, ProxyMetrics metrics,
+            Transport transport, Map<String, RelayConnector> relays) throws TlsMaterialException {
+        TcpListenerConfig tcp = l.tcp().orElseThrow();
+        BackendConfig b = config.backends().get(tcp.backend());
+        if (b == null) {
+            throw new IllegalStateException("listener " + l.name() + " names unknown backend " + tcp.backend());
+        }
+        RelayConnector connector = relays.get(b.name());
+        if (connector == null) {
+            // The JDK engine here too: a backend's close_notify must not end the client-to-backend direction.
+            connector = new RelayConnector(b, SslContextFactory.forBackend(b.tls(), SslProvider.JDK),
+                    metrics.backend(b.name()), transport);
+            relays.put(b.name(), connector);
+        }
+        return new TcpRuntime(tcp, Authorizer.compile(tcp.allow()), connector, metrics.tcp(l.name()));
+    }
+
+    /** The relay settings of a {@code protocol = tcp} listener, or null (an http listener, or none of that name). */
+    public TcpRuntime tcpOrNull(String listener) {
+        return tcpListeners.get(listener);
     }
 
     public ProxyConfig config() {

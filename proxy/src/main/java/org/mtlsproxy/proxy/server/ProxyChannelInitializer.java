@@ -3,6 +3,7 @@ package org.mtlsproxy.proxy.server;
 import static java.util.Objects.requireNonNull;
 
 import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.socket.SocketChannel;
@@ -18,6 +19,8 @@ import org.mtlsproxy.proxy.http.ProxyHandler;
 import org.mtlsproxy.proxy.metrics.ExpiryWarnings;
 import org.mtlsproxy.proxy.runtime.ListenerRuntime;
 import org.mtlsproxy.proxy.runtime.RuntimeSnapshot;
+import org.mtlsproxy.proxy.tcp.TcpRelayHandler;
+import org.mtlsproxy.proxy.tcp.TcpRuntime;
 
 /**
  * The pipeline of a client connection, as a table of contents:
@@ -29,6 +32,8 @@ import org.mtlsproxy.proxy.runtime.RuntimeSnapshot;
  * "idle"       closes keep-alive connections idle longer than http.idle-timeout
  * "proxy"      route, authorize, sanitize, forward, stream back
  * </pre>
+ * A {@code protocol = tcp} listener has, after "handshake": "idle" (tcp.idle-timeout) and "relay"
+ * ({@link TcpRelayHandler}: authorize, connect the backend, relay bytes).
  * The listener's compiled state is read from the current snapshot once, when the connection is accepted.
  */
 final class ProxyChannelInitializer extends ChannelInitializer<SocketChannel> {
@@ -75,6 +80,15 @@ final class ProxyChannelInitializer extends ChannelInitializer<SocketChannel> {
                 config.limits().headerReadTimeout().toMillis(), listener.meters());
         p.addLast("handshake", new HandshakeHandler(listener.name(), listener.meters(), expiryWarnings,
                 snapshot.config().expiry().clientWarnBefore()));
+        TcpRuntime tcp = snapshot.tcpOrNull(listenerName);
+        if (tcp != null) {
+            // protocol = tcp: "idle" (tcp.idle-timeout, both directions) -> "relay" (authorize, relay bytes).
+            ch.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, true);
+            p.addLast("idle", new IdleStateHandler(0, 0, tcp.config().idleTimeout().toMillis(),
+                    TimeUnit.MILLISECONDS));
+            p.addLast("relay", new TcpRelayHandler(listener, tcp));
+            return;
+        }
         p.addLast("head-timeout", headTimeout);
         p.addLast("http-codec", new HttpServerCodec(new HttpDecoderConfig()
                 .setMaxInitialLineLength(config.http().maxInitialLineLength())

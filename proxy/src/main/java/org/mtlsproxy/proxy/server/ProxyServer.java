@@ -134,7 +134,7 @@ public final class ProxyServer implements AutoCloseable {
 
     private void logListening(ProxyConfig config, ListenerConfig l, Channel ch) {
         List<String> routes = config.routes().stream()
-                .filter(r -> r.listeners().isEmpty() || r.listeners().contains(l.name()))
+                .filter(r -> !l.isTcp() && (r.listeners().isEmpty() || r.listeners().contains(l.name())))
                 .map(RouteConfig::name).collect(Collectors.toList());
         LOG.atInfo()
                 .addKeyValue("listener", l.name())
@@ -142,6 +142,8 @@ public final class ProxyServer implements AutoCloseable {
                 .addKeyValue("tls", SslContextFactory.providerDescription())
                 .addKeyValue("transport", transport.name().toLowerCase(java.util.Locale.ROOT))
                 .addKeyValue("routes", String.join(",", routes))
+                .addKeyValue("protocol", l.protocol().label())
+                .addKeyValue("backend", l.tcp().map(t -> t.backend()).orElse(""))
                 .log("listening");
     }
 

@@ -57,11 +57,17 @@ public final class SslContextFactory {
     /** The server context of a listener: its chain, client auth REQUIRED, verified by {@code verifier}. */
     public static SslContext forListener(ServerTlsConfig tls, ClientCertificateVerifier verifier)
             throws TlsMaterialException {
+        return forListener(tls, verifier, provider());
+    }
+
+    /** Like {@link #forListener(ServerTlsConfig, ClientCertificateVerifier)} with the given TLS provider. */
+    public static SslContext forListener(ServerTlsConfig tls, ClientCertificateVerifier verifier,
+            SslProvider provider) throws TlsMaterialException {
         PrivateKey key = readKey(tls.privateKey());
         List<X509Certificate> chain = readCertificates(tls.certificateChain());
         try {
             SslContextBuilder builder = SslContextBuilder.forServer(key, chain)
-                    .sslProvider(provider())
+                    .sslProvider(provider)
                     .clientAuth(ClientAuth.REQUIRE)
                     .trustManager(verifier)
                     .protocols(tls.protocols())
@@ -109,10 +115,15 @@ public final class SslContextFactory {
      * endpoint identification, its DNS/IP SAN against the server name given to {@code newHandler}.
      */
     public static SslContext forBackend(BackendTlsConfig tls) throws TlsMaterialException {
+        return forBackend(tls, provider());
+    }
+
+    /** Like {@link #forBackend(BackendTlsConfig)} with the given TLS provider. */
+    public static SslContext forBackend(BackendTlsConfig tls, SslProvider provider) throws TlsMaterialException {
         List<X509Certificate> cas = readCertificates(tls.caBundle());
         try {
             SslContextBuilder builder = SslContextBuilder.forClient()
-                    .sslProvider(provider())
+                    .sslProvider(provider)
                     .trustManager(cas)
                     .endpointIdentificationAlgorithm("HTTPS")
                     .protocols(tls.protocols());
