@@ -9,12 +9,15 @@ import java.util.List;
  * An upstream service reached over verified TLS.
  *
  * @param name                 unique backend name, used in logs and metric tags
- * @param endpoints            host:port of each instance (round robin)
+ * @param endpoints            host:port of each instance
  * @param tls                  how the backend's certificate is verified and what we present
  * @param connectTimeout       TCP connect plus TLS handshake must finish within this (else 504)
  * @param responseTimeout      the response head must arrive within this after the request was sent (else 504)
  * @param idleTimeout          a pooled idle backend connection is closed after this
  * @param maxIdlePerEndpoint   idle connections kept per endpoint per event loop
+ * @param loadBalancing        how requests are spread over the endpoints
+ * @param retries              further endpoints tried when a connection to one cannot be established
+ * @param ejection             passive health: when an endpoint is taken out of rotation, and for how long
  */
 public record BackendConfig(
         String name,
@@ -23,7 +26,10 @@ public record BackendConfig(
         Duration connectTimeout,
         Duration responseTimeout,
         Duration idleTimeout,
-        int maxIdlePerEndpoint) {
+        int maxIdlePerEndpoint,
+        LoadBalancing loadBalancing,
+        int retries,
+        EjectionConfig ejection) {
 
     public BackendConfig {
         requireNonNull(name, "name");
@@ -32,11 +38,16 @@ public record BackendConfig(
         requireNonNull(connectTimeout, "connectTimeout");
         requireNonNull(responseTimeout, "responseTimeout");
         requireNonNull(idleTimeout, "idleTimeout");
+        requireNonNull(loadBalancing, "loadBalancing");
+        requireNonNull(ejection, "ejection");
         if (endpoints.isEmpty()) {
             throw new IllegalArgumentException("a backend needs at least one endpoint");
         }
         if (maxIdlePerEndpoint < 0) {
             throw new IllegalArgumentException("maxIdlePerEndpoint must be >= 0");
+        }
+        if (retries < 0) {
+            throw new IllegalArgumentException("retries must be >= 0");
         }
     }
 }

@@ -38,6 +38,8 @@ final class ConfigMapper {
     private static final int MAX_HTTP_LIMIT = 1024 * 1024;
     private static final int MAX_VERIFY_DEPTH = 64;
     private static final int MAX_IDLE_PER_ENDPOINT = 10_000;
+    private static final int MAX_RETRIES = 10;
+    private static final int MAX_CONSECUTIVE_FAILURES = 1_000;
 
     private final ConfigNode.Problems problems;
     private final Instant now;
@@ -430,8 +432,40 @@ final class ConfigMapper {
         Duration responseTimeout = node.duration("response-timeout");
         Duration idleTimeout = node.duration("idle-timeout");
         int maxIdle = node.integer("max-idle-per-endpoint", 0, MAX_IDLE_PER_ENDPOINT);
+        LoadBalancing loadBalancing = loadBalancing(node);
+        int retries = node.integer("retries", 0, MAX_RETRIES);
+        ConfigNode ejectionNode = node.child("ejection");
+        EjectionConfig ejection = ejectionNode == null ? null : ejection(ejectionNode);
         return node.build(before, () -> new BackendConfig(
-                name, endpoints, tls, connectTimeout, responseTimeout, idleTimeout, maxIdle));
+                name, endpoints, tls, connectTimeout, responseTimeout, idleTimeout, maxIdle, loadBalancing, retries,
+                ejection));
+    }
+
+    private static LoadBalancing loadBalancing(ConfigNode node) {
+        String expected = Arrays.stream(LoadBalancing.values()).map(LoadBalancing::label)
+                .collect(Collectors.joining(" or "));
+        String written = node.string("load-balancing", expected);
+        if (written == null) {
+            return null;
+        }
+        Optional<LoadBalancing> policy = LoadBalancing.of(written);
+        if (policy.isEmpty()) {
+            node.problem("load-balancing", "\"" + written + "\" is not a load-balancing policy (expected: "
+                    + expected + ")");
+        }
+        return policy.orElse(null);
+    }
+
+    private EjectionConfig ejection(ConfigNode node) {
+        int before = problems.count();
+        int failures = node.integer("consecutive-failures", 0, MAX_CONSECUTIVE_FAILURES);
+        Duration baseTime = node.duration("base-time");
+        Duration maxTime = node.duration("max-time");
+        int maxPercent = node.integer("max-ejected-percent", 0, 100);
+        if (baseTime != null && maxTime != null && maxTime.compareTo(baseTime) < 0) {
+            node.problem("max-time", "is shorter than base-time (expected: a duration >= base-time)");
+        }
+        return node.build(before, () -> new EjectionConfig(failures, baseTime, maxTime, maxPercent));
     }
 
     private BackendTlsConfig backendTls(ConfigNode node) {

@@ -59,7 +59,9 @@ class ConfigLoaderTest {
                 List.of(new HostPort("orders-1.internal", 8443), new HostPort("::1", 9443)),
                 new BackendTlsConfig(dir.resolve("backend-ca.pem"), "orders.internal", Optional.empty(),
                         Optional.empty(), List.of("TLSv1.3", "TLSv1.2")),
-                Duration.ofSeconds(5), Duration.ofSeconds(60), Duration.ofSeconds(60), 32));
+                Duration.ofSeconds(5), Duration.ofSeconds(60), Duration.ofSeconds(60), 32,
+                LoadBalancing.ROUND_ROBIN, 2,
+                new EjectionConfig(5, Duration.ofSeconds(10), Duration.ofMinutes(5), 50)));
 
         assertThat(config.identityHeader().name()).isEqualTo("x-forwarded-client-cert");
         assertThat(config.identityHeader().strip()).contains("x-ssl-client-cert");
@@ -140,6 +142,30 @@ class ConfigLoaderTest {
         assertThat(config.routes().get(0).allow().get(1).trustDomain()).contains("partner.example");
         assertThat(ConfigJson.render(config)).contains("\"crl-expired-policy\": \"soft-fail\"",
                 "\"trust-domain\": \"partner.example\"", "\"crl-grace-period\": \"7200s\"");
+    }
+
+    @Test
+    void loadBalancingRetriesAndEjectionAreRead() throws Exception {
+        // Given
+        String hocon = TestPki.VALID_CONFIG + """
+                mtls-proxy.defaults.backend.ejection.base-time = 2s
+                mtls-proxy.backends.orders {
+                  load-balancing = least-outstanding
+                  retries = 0
+                  ejection { consecutive-failures = 3, max-time = 1m, max-ejected-percent = 100 }
+                }
+                """;
+
+        // When
+        ProxyConfig config = ConfigLoader.parse(hocon, dir, "test.conf");
+
+        // Then
+        BackendConfig orders = config.backends().get("orders");
+        assertThat(orders.loadBalancing()).isEqualTo(LoadBalancing.LEAST_OUTSTANDING);
+        assertThat(orders.retries()).isZero();
+        assertThat(orders.ejection()).isEqualTo(new EjectionConfig(3, Duration.ofSeconds(2), Duration.ofMinutes(1), 100));
+        assertThat(ConfigJson.render(config)).contains("\"load-balancing\": \"least-outstanding\"",
+                "\"consecutive-failures\": 3");
     }
 
     @Test

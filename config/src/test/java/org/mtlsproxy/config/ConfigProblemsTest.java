@@ -94,6 +94,28 @@ class ConfigProblemsTest {
     }
 
     @Test
+    void badLoadBalancingRetriesAndEjectionValuesAreReported() {
+        String hocon = TestPki.VALID_CONFIG + """
+                mtls-proxy.backends.orders.load-balancing = random
+                mtls-proxy.backends.orders.retries = -1
+                mtls-proxy.backends.orders.ejection { max-ejected-percent = 150, base-time = 1m, max-time = 10s }
+                mtls-proxy.backends.orders.ejection.consecutiv-failures = 2
+                """;
+
+        assertThat(problems(hocon)).extracting(ConfigProblem::toString).containsExactlyInAnyOrder(
+                at(hocon, "= random") + ": backends.orders.load-balancing: \"random\" is not a load-balancing policy "
+                        + "(expected: round-robin or least-outstanding)",
+                at(hocon, "retries = -1") + ": backends.orders.retries: -1 is out of range (expected: an integer in "
+                        + "0..10)",
+                at(hocon, "max-ejected-percent = 150") + ": backends.orders.ejection.max-ejected-percent: 150 is out "
+                        + "of range (expected: an integer in 0..100)",
+                at(hocon, "max-ejected-percent = 150") + ": backends.orders.ejection.max-time: is shorter than "
+                        + "base-time (expected: a duration >= base-time)",
+                at(hocon, "consecutiv-failures") + ": backends.orders.ejection.consecutiv-failures: unknown key, did "
+                        + "you mean `consecutive-failures`?");
+    }
+
+    @Test
     void requiredValuesThatAreMissingAreReportedAtTheElementThatLacksThem() {
         String hocon = """
                 mtls-proxy {

@@ -84,7 +84,8 @@ import org.slf4j.LoggerFactory;
  *   <li>any other path: {@code 200}, {@code text/plain}, body {@code ok <method> <uri>\n};</li>
  *   <li>{@code /echo-headers}: {@code 200}, the request headers, one {@code name: value} line each, names
  *       lower-cased, in arrival order;</li>
- *   <li>{@code /upload}: {@code 200}, body {@code <length> <sha256hex>} of the request body;</li>
+ *   <li>{@code /upload[?pause-ms=N]}: {@code 200}, body {@code <length> <sha256hex>} of the request body; with
+ *       {@code pause-ms} the body is read slowly: one socket read, then a pause of {@code N} milliseconds;</li>
  *   <li>{@code /download?bytes=N[&chunked=true]}: {@code 200}, {@code N} bytes of the {@linkplain #patternChunk
  *       test pattern} in 64 KiB chunks, with {@code Content-Length} or, if asked, chunked;</li>
  *   <li>{@code /status/NNN} (200&ndash;599): that status, body {@code status NNN\n} (none for 204 and 304);</li>
@@ -104,6 +105,7 @@ public final class RecordingBackend implements AutoCloseable {
     /** One chunk of the pattern plus one period, so any chunk can be copied from it at offset {@code n % 256}. */
     private static final byte[] PATTERN = patternChunk(0, CHUNK_SIZE + PATTERN_PERIOD);
     private static final long SHUTDOWN_TIMEOUT_SECONDS = 5;
+    private static final long HANDSHAKE_TIMEOUT_MILLIS = 60_000;
 
     private final SslContext sslContext;
     private final EventLoopGroup group;
@@ -153,7 +155,20 @@ public final class RecordingBackend implements AutoCloseable {
      * @throws IllegalStateException if the TLS context cannot be built or the port cannot be bound
      */
     public static RecordingBackend start(TestPki.Issued serverCert) {
-        return new RecordingBackend(requireNonNull(serverCert, "serverCert"), null);
+        return new RecordingBackend(requireNonNull(serverCert, "serverCert"), null, 0);
+    }
+
+    /**
+     * Starts a backend like {@link #start(TestPki.Issued)} on a given port of {@code 127.0.0.1}, e.g. to bring back
+     * a backend that was closed (the listening socket reuses the address).
+     *
+     * @throws IllegalStateException if the TLS context cannot be built or the port cannot be bound
+     */
+    public static RecordingBackend startOnPort(TestPki.Issued serverCert, int port) {
+        if (port < 1 || port > 65535) {
+            throw new IllegalArgumentException("port: " + port + " (expected: 1..65535)");
+        }
+        return new RecordingBackend(requireNonNull(serverCert, "serverCert"), null, port);
     }
 
     /**
@@ -163,10 +178,11 @@ public final class RecordingBackend implements AutoCloseable {
      * @throws IllegalStateException if the TLS context cannot be built or the port cannot be bound
      */
     public static RecordingBackend startRequiringClientCert(TestPki.Issued serverCert, X509Certificate trustRoot) {
-        return new RecordingBackend(requireNonNull(serverCert, "serverCert"), requireNonNull(trustRoot, "trustRoot"));
+        return new RecordingBackend(requireNonNull(serverCert, "serverCert"), requireNonNull(trustRoot, "trustRoot"),
+                0);
     }
 
-    private RecordingBackend(TestPki.Issued serverCert, X509Certificate trustRoot) {
+    private RecordingBackend(TestPki.Issued serverCert, X509Certificate trustRoot, int port) {
         try {
             SslContextBuilder builder = SslContextBuilder.forServer(serverCert.privateKey(), serverCert.chain())
                     .sslProvider(OpenSsl.isAvailable() ? SslProvider.OPENSSL : SslProvider.JDK)
@@ -183,19 +199,23 @@ public final class RecordingBackend implements AutoCloseable {
             serverChannel = new ServerBootstrap()
                     .group(group)
                     .channel(NioServerSocketChannel.class)
+                    .option(io.netty.channel.ChannelOption.SO_REUSEADDR, true)
                     .childHandler(new ChannelInitializer<SocketChannel>() {
                         @Override
                         protected void initChannel(SocketChannel channel) {
                             connectionsAccepted.incrementAndGet();
                             ChannelPipeline pipeline = channel.pipeline();
-                            pipeline.addLast("tls", sslContext.newHandler(channel.alloc()));
+                            SslHandler tls = sslContext.newHandler(channel.alloc());
+                            // Generous: under load tests thousands of handshakes queue on two event loops.
+                            tls.setHandshakeTimeoutMillis(HANDSHAKE_TIMEOUT_MILLIS);
+                            pipeline.addLast("tls", tls);
                             pipeline.addLast("http", new HttpServerCodec());
                             pipeline.addLast("streaming", new ChunkedWriteHandler());
                             pipeline.addLast("expect-continue", new HttpServerExpectContinueHandler());
                             pipeline.addLast("recorder", new ConnectionHandler());
                         }
                     })
-                    .bind(new InetSocketAddress("127.0.0.1", 0))
+                    .bind(new InetSocketAddress("127.0.0.1", port))
                     .syncUninterruptibly()
                     .channel();
         } catch (RuntimeException e) {
@@ -338,6 +358,9 @@ public final class RecordingBackend implements AutoCloseable {
         private RequestInProgress current;
         private boolean responding;
         private String peerSubject;
+        /** While a {@code /upload?pause-ms=N} body is being read: N, else 0. */
+        private long readPauseMillis;
+        private boolean readScheduled;
 
         @Override
         public void userEventTriggered(ChannelHandlerContext ctx, Object event) {
@@ -363,10 +386,12 @@ public final class RecordingBackend implements AutoCloseable {
                 }
                 if (msg instanceof HttpRequest head) {
                     current = new RequestInProgress(head);
+                    startThrottling(ctx, head);
                 }
                 if (msg instanceof HttpContent content && current != null) {
                     current.update(content.content());
                     if (msg instanceof LastHttpContent) {
+                        stopThrottling(ctx);
                         Exchange exchange = current.complete(peerSubject);
                         current = null;
                         synchronized (received) {
@@ -381,6 +406,34 @@ public final class RecordingBackend implements AutoCloseable {
             } finally {
                 ReferenceCountUtil.release(msg);
             }
+        }
+
+        private void startThrottling(ChannelHandlerContext ctx, HttpRequest head) {
+            QueryStringDecoder query = new QueryStringDecoder(head.uri());
+            String pause = "/upload".equals(query.path()) ? parameter(query, "pause-ms") : null;
+            if (pause != null) {
+                readPauseMillis = Math.max(1, Long.parseLong(pause));
+                ctx.channel().config().setAutoRead(false);
+            }
+        }
+
+        private void stopThrottling(ChannelHandlerContext ctx) {
+            if (readPauseMillis > 0) {
+                readPauseMillis = 0;
+                ctx.channel().config().setAutoRead(true);
+            }
+        }
+
+        @Override
+        public void channelReadComplete(ChannelHandlerContext ctx) {
+            if (readPauseMillis > 0 && !readScheduled) {
+                readScheduled = true;
+                ctx.executor().schedule(() -> {
+                    readScheduled = false;
+                    ctx.read();
+                }, readPauseMillis, TimeUnit.MILLISECONDS);
+            }
+            ctx.fireChannelReadComplete();
         }
 
         @Override

@@ -101,6 +101,36 @@ class RecordingBackendTest {
     }
 
     @Test
+    void throttledUploadIsReadSlowlyAndArrivesIntact() throws IOException {
+        // When: 1 MiB read at most one socket read per 20 ms
+        long start = System.nanoTime();
+        TestHttpClient.Response response =
+                client.upload("/upload?pause-ms=20", RecordingBackend.patternStream(1 << 20), 1 << 20);
+
+        // Then
+        assertThat(response.bodyText()).isEqualTo((1 << 20) + " " + RecordingBackend.expectedSha256(1 << 20));
+        assertThat(System.nanoTime() - start).isGreaterThan(100_000_000L);
+        // The connection reads at full speed again afterwards.
+        assertThat(client.get("/after").status()).isEqualTo(200);
+    }
+
+    @Test
+    void aClosedBackendCanBeStartedAgainOnItsPort() throws IOException {
+        // Given
+        int port = backend.port();
+        client.close();
+        backend.close();
+
+        // When
+        backend = RecordingBackend.startOnPort(pki.backendServer(), port);
+        client = clientOf(backend).build();
+
+        // Then
+        assertThat(backend.port()).isEqualTo(port);
+        assertThat(client.get("/again").status()).isEqualTo(200);
+    }
+
+    @Test
     void chunkedUploadIsReassembled() throws IOException {
         // When
         TestHttpClient.Response response = client.uploadChunked("/upload", RecordingBackend.patternStream(FIVE_MIB));

@@ -675,6 +675,11 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
     }
 
     @Override
+    public boolean stillWaiting() {
+        return !closing && state == State.CONNECTING;
+    }
+
+    @Override
     public void failed(RejectReason reason, Throwable cause) {
         if (closing || state != State.CONNECTING) {
             return;

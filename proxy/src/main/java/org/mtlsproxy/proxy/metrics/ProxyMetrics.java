@@ -65,6 +65,9 @@ import org.mtlsproxy.proxy.tls.VerifierEvents;
  *   <li>{@code mtls_proxy_tcp_bytes_total{listener,direction}}: bytes relayed from (in) and to (out) clients of tcp
  *       listeners, counted as they pass. A tcp connection refused after the handshake (denied, backend failure) is
  *       also counted in {@code mtls_proxy_request_rejections_total{listener,route="",reason}}</li>
+ *   <li>{@code mtls_proxy_backend_retries_total{backend}}: requests sent to another endpoint after a connection to
+ *       one failed; {@code mtls_proxy_backend_ejections_total{backend,endpoint}} (endpoint: a configured host:port,
+ *       so bounded), {@code mtls_proxy_backend_endpoints_healthy{backend}}: endpoints in rotation</li>
  * </ul>
  *
  * Per-listener, per-route and per-backend meters are resolved once into small holder objects, so the request path
@@ -505,8 +508,23 @@ public final class ProxyMetrics {
         private final Map<RejectReason, Counter> failed = new EnumMap<>(RejectReason.class);
         private final Counter reused;
         private final Timer connectDuration;
+        private final MeterRegistry registry;
+        private final String backend;
+        private final Counter retries;
+        private final Map<String, Counter> ejections = new ConcurrentHashMap<>();
+        /** Reads the endpoints in rotation of the backend currently in force (a reload replaces it). */
+        private final AtomicReference<java.util.function.IntSupplier> healthy = new AtomicReference<>(() -> 0);
 
         BackendMeters(MeterRegistry registry, String backend) {
+            this.registry = registry;
+            this.backend = backend;
+            this.retries = Counter.builder("mtls_proxy.backend.retries")
+                    .description("Requests sent to another endpoint because a connection to one could not be "
+                            + "established")
+                    .tags("backend", backend).register(registry);
+            Gauge.builder("mtls_proxy.backend.endpoints.healthy", healthy, h -> h.get().getAsInt())
+                    .description("Endpoints of the backend in rotation (not ejected by passive health checking)")
+                    .tags("backend", backend).register(registry);
             this.connected = Counter.builder("mtls_proxy.backend.connections")
                     .description("New TLS connections to backends by outcome")
                     .tags("backend", backend, "result", RESULT_SUCCESS, "reason", "")
@@ -545,6 +563,22 @@ public final class ProxyMetrics {
 
         public void reused() {
             reused.increment();
+        }
+
+        public void retried() {
+            retries.increment();
+        }
+
+        /** The ejection counter of one configured endpoint; registered up front so that it reads 0, not absent. */
+        public Counter ejections(String endpoint) {
+            return ejections.computeIfAbsent(endpoint, e -> Counter.builder("mtls_proxy.backend.ejections")
+                    .description("Endpoints taken out of rotation by passive health checking")
+                    .tags("backend", backend, "endpoint", e).register(registry));
+        }
+
+        /** Where the healthy-endpoints gauge reads from: the backend of the configuration in force. */
+        public void healthySource(java.util.function.IntSupplier source) {
+            healthy.set(source);
         }
     }
 }

@@ -154,6 +154,11 @@ public final class RuntimeSnapshot {
         return listeners.get(name);
     }
 
+    /** The backend of that name, or null when this snapshot has none. */
+    public Backend backendOrNull(String name) {
+        return backends.get(name);
+    }
+
     /** Closes pooled backend connections; open exchanges finish on their own. */
     public void close() {
         backends.values().forEach(Backend::close);

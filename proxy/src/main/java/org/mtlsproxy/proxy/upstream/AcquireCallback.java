@@ -8,4 +8,9 @@ public interface AcquireCallback {
     void acquired(BackendConnection connection);
 
     void failed(RejectReason reason, Throwable cause);
+
+    /** False once the requester no longer needs a connection (its client left): no further retry is started. */
+    default boolean stillWaiting() {
+        return true;
+    }
 }

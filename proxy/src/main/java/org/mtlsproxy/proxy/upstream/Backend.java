@@ -21,9 +21,13 @@ import java.util.ArrayDeque;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import io.micrometer.core.instrument.Counter;
 import org.mtlsproxy.config.BackendConfig;
 import org.mtlsproxy.config.HostPort;
+import org.mtlsproxy.config.LoadBalancing;
 import org.mtlsproxy.proxy.RejectReason;
 import org.mtlsproxy.proxy.metrics.ProxyMetrics.BackendMeters;
 import org.mtlsproxy.proxy.transport.Transport;
@@ -34,6 +38,18 @@ import org.slf4j.LoggerFactory;
  * A backend: its endpoints, its client TLS context and a pool of idle connections per event loop. A request's
  * backend connection always runs on the client channel's event loop, so the pool of one loop is touched by one
  * thread only and needs no lock; the map from loop to pool is the only shared structure.
+ *
+ * <p>Choosing an endpoint: {@code round-robin} (a cursor per loop) or {@code least-outstanding} (the fewest
+ * requests in flight across the process, from one {@link AtomicInteger} per endpoint; ties in turn), both skipping
+ * endpoints ejected by passive health checking ({@link EndpointHealth}); then a pooled idle connection to that
+ * endpoint is reused, or a new one opened. A request counts as in flight on its endpoint from the choice until its
+ * connection is released or closed, or the connect attempt fails: {@link BackendConnection} carries the count so
+ * that it is given back exactly once on every path.
+ *
+ * <p>When a new connection cannot be established (TCP refused or reset, TLS failure) nothing of the request was
+ * sent, so it is retried on another endpoint, up to {@code retries} times, all attempts within
+ * {@code connect-timeout}. The caller only sees the final {@link AcquireCallback#acquired} or
+ * {@link AcquireCallback#failed}.
  */
 public final class Backend {
 
@@ -45,6 +61,9 @@ public final class Backend {
     private final Transport transport;
     private final List<HostPort> endpoints;
     private final Map<EventLoop, LoopPool> pools = new ConcurrentHashMap<>();
+    private final AtomicInteger[] outstanding;
+    private final Counter[] ejectionCounters;
+    private final EndpointHealth health;
     private volatile boolean closed;
 
     public Backend(BackendConfig config, SslContext sslContext, BackendMeters meters, Transport transport) {
@@ -53,6 +72,14 @@ public final class Backend {
         this.meters = requireNonNull(meters, "meters");
         this.transport = requireNonNull(transport, "transport");
         this.endpoints = config.endpoints();
+        this.outstanding = new AtomicInteger[endpoints.size()];
+        this.ejectionCounters = new Counter[endpoints.size()];
+        for (int i = 0; i < endpoints.size(); i++) {
+            outstanding[i] = new AtomicInteger();
+            ejectionCounters[i] = meters.ejections(endpoints.get(i).toString());
+        }
+        this.health = new EndpointHealth(endpoints.size(), config.ejection(), System::nanoTime, new HealthEvents());
+        meters.healthySource(health::healthyCount);
     }
 
     public String name() {
@@ -63,79 +90,248 @@ public final class Backend {
         return config;
     }
 
+    /** Requests in flight on endpoint {@code index} (its position in the configured endpoints). */
+    public int outstanding(int index) {
+        return outstanding[index].get();
+    }
+
+    /** Endpoints in rotation (not ejected). */
+    public int healthyEndpoints() {
+        return health.healthyCount();
+    }
+
     /**
-     * Hands out an idle pooled connection or opens a new one, on {@code loop} (which must be the caller's loop).
+     * Hands out an idle pooled connection or opens a new one, on {@code loop} (which must be the caller's loop),
+     * retrying other endpoints when a new connection cannot be established.
      *
      * @param forceNew skip the pool (used to retry a request whose pooled connection turned out closed)
      */
     public void acquire(EventLoop loop, boolean forceNew, AcquireCallback callback) {
         LoopPool pool = pools.computeIfAbsent(loop, l -> new LoopPool(endpoints.size()));
-        int index = pool.nextEndpoint();
-        // Round robin picks the endpoint first (as nginx's upstream keepalive does), then reuses an idle
-        // connection to it if there is one: load spreads even when every client reuses connections.
-        if (!forceNew) {
-            BackendConnection idle = pool.poll(index);
-            if (idle != null) {
-                meters.reused();
-                callback.acquired(idle);
-                return;
-            }
-        }
-        connect(loop, endpoints.get(index), callback);
+        new Acquisition(loop, pool, forceNew, callback).attempt();
     }
 
-    private void connect(EventLoop loop, HostPort endpoint, AcquireCallback callback) {
-        long start = System.nanoTime();
-        int timeoutMillis = (int) Math.min(Integer.MAX_VALUE, config.connectTimeout().toMillis());
-        BackendConnection connection = new BackendConnection(this, endpoint);
-        String serverName = config.tls().serverName();
-        Bootstrap bootstrap = new Bootstrap()
-                .group(loop)
-                .channel(transport.socketChannel())
-                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, timeoutMillis)
-                .option(ChannelOption.TCP_NODELAY, true)
-                .option(ChannelOption.SO_KEEPALIVE, true)
-                .handler(new ChannelInitializer<Channel>() {
-                    @Override
-                    protected void initChannel(Channel ch) {
-                        // peerHost = server-name: SNI (for DNS names) and hostname verification of the backend.
-                        SslHandler tls = sslContext.newHandler(ch.alloc(), serverName, endpoint.port());
-                        tls.setHandshakeTimeoutMillis(timeoutMillis);
-                        ChannelPipeline p = ch.pipeline();
-                        p.addLast("tls", tls);
-                        p.addLast("http-codec", new HttpClientCodec(new HttpDecoderConfig()
-                                .setMaxInitialLineLength(8192)
-                                .setMaxHeaderSize(65536)
-                                .setMaxChunkSize(65536), false, true));
-                        p.addLast("idle", new IdleStateHandler(0, 0, config.idleTimeout().toMillis(),
-                                TimeUnit.MILLISECONDS));
-                        p.addLast("backend", connection);
-                    }
-                });
-        ChannelFuture connect = bootstrap.connect(InetSocketAddress.createUnresolved(endpoint.host(), endpoint.port()));
-        connect.addListener((ChannelFuture f) -> {
-            if (!f.isSuccess()) {
-                RejectReason reason = f.cause() instanceof ConnectTimeoutException
-                        ? RejectReason.BACKEND_TIMEOUT : RejectReason.BACKEND_CONNECT_FAILED;
-                meters.failed(reason);
-                callback.failed(reason, f.cause());
-                return;
-            }
-            Channel ch = f.channel();
-            ch.closeFuture().addListener(cf -> removeIdle(loop, connection));
-            ch.pipeline().get(SslHandler.class).handshakeFuture().addListener(hf -> {
-                if (hf.isSuccess()) {
-                    meters.connected(System.nanoTime() - start);
-                    callback.acquired(connection);
+    /** One request's search for a connection: the first attempt and its retries. Confined to {@code loop}. */
+    private final class Acquisition {
+        private final EventLoop loop;
+        private final LoopPool pool;
+        private final boolean forceNew;
+        private final AcquireCallback callback;
+        private final long deadline;
+        private final boolean[] tried = new boolean[endpoints.size()];
+        private int retriesLeft = config.retries();
+
+        Acquisition(EventLoop loop, LoopPool pool, boolean forceNew, AcquireCallback callback) {
+            this.loop = loop;
+            this.pool = pool;
+            this.forceNew = forceNew;
+            this.callback = callback;
+            this.deadline = System.nanoTime() + config.connectTimeout().toNanos();
+        }
+
+        /** Chooses an endpoint not tried yet (there is always one on the first attempt) and gets a connection. */
+        void attempt() {
+            int index = choose(pool, tried);
+            outstanding[index].incrementAndGet();
+            // The endpoint is chosen first (as nginx's upstream keepalive does), then an idle connection to it is
+            // reused if there is one: load spreads even when every client reuses connections.
+            if (!forceNew) {
+                BackendConnection idle = pool.poll(index);
+                if (idle != null) {
+                    meters.reused();
+                    idle.startFlight();
+                    callback.acquired(idle);
                     return;
                 }
-                RejectReason reason = hf.cause() instanceof SslHandshakeTimeoutException
-                        ? RejectReason.BACKEND_TIMEOUT : RejectReason.BACKEND_TLS_FAILED;
-                meters.failed(reason);
-                ch.close();
-                callback.failed(reason, hf.cause());
+            }
+            connect(index);
+        }
+
+        private void connect(int index) {
+            long start = System.nanoTime();
+            int timeoutMillis = Math.max(1, remainingMillis());
+            HostPort endpoint = endpoints.get(index);
+            BackendConnection connection = new BackendConnection(Backend.this, endpoint, index);
+            String serverName = config.tls().serverName();
+            Bootstrap bootstrap = new Bootstrap()
+                    .group(loop)
+                    .channel(transport.socketChannel())
+                    .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, timeoutMillis)
+                    .option(ChannelOption.TCP_NODELAY, true)
+                    .option(ChannelOption.SO_KEEPALIVE, true)
+                    .handler(new ChannelInitializer<Channel>() {
+                        @Override
+                        protected void initChannel(Channel ch) {
+                            // peerHost = server-name: SNI (for DNS names) and hostname verification of the backend.
+                            SslHandler tls = sslContext.newHandler(ch.alloc(), serverName, endpoint.port());
+                            tls.setHandshakeTimeoutMillis(timeoutMillis);
+                            ChannelPipeline p = ch.pipeline();
+                            p.addLast("tls", tls);
+                            p.addLast("http-codec", new HttpClientCodec(new HttpDecoderConfig()
+                                    .setMaxInitialLineLength(8192)
+                                    .setMaxHeaderSize(65536)
+                                    .setMaxChunkSize(65536), false, true));
+                            p.addLast("idle", new IdleStateHandler(0, 0, config.idleTimeout().toMillis(),
+                                    TimeUnit.MILLISECONDS));
+                            p.addLast("backend", connection);
+                        }
+                    });
+            ChannelFuture connect = bootstrap.connect(
+                    InetSocketAddress.createUnresolved(endpoint.host(), endpoint.port()));
+            connect.addListener((ChannelFuture f) -> {
+                if (!f.isSuccess()) {
+                    failed(index, f.cause() instanceof ConnectTimeoutException
+                            ? RejectReason.BACKEND_TIMEOUT : RejectReason.BACKEND_CONNECT_FAILED, f.cause());
+                    return;
+                }
+                Channel ch = f.channel();
+                ch.closeFuture().addListener(cf -> {
+                    removeIdle(loop, connection);
+                    connection.endFlight();
+                });
+                ch.pipeline().get(SslHandler.class).handshakeFuture().addListener(hf -> {
+                    if (hf.isSuccess()) {
+                        meters.connected(System.nanoTime() - start);
+                        connection.startFlight();
+                        callback.acquired(connection);
+                        return;
+                    }
+                    ch.close();
+                    failed(index, hf.cause() instanceof SslHandshakeTimeoutException
+                            ? RejectReason.BACKEND_TIMEOUT : RejectReason.BACKEND_TLS_FAILED, hf.cause());
+                });
             });
-        });
+        }
+
+        private void failed(int index, RejectReason reason, Throwable cause) {
+            outstanding[index].decrementAndGet();
+            meters.failed(reason);
+            endpointFailed(index, loop);
+            tried[index] = true;
+            if (retriesLeft > 0 && !closed && remainingMillis() > 0 && callback.stillWaiting()
+                    && choosable(tried)) {
+                retriesLeft--;
+                meters.retried();
+                LOG.atDebug()
+                        .addKeyValue("backend", config.name())
+                        .addKeyValue("endpoint", endpoints.get(index).toString())
+                        .addKeyValue("reason", reason.label())
+                        .addKeyValue("cause", String.valueOf(cause))
+                        .log("retrying on another endpoint");
+                attempt();
+                return;
+            }
+            callback.failed(reason, cause);
+        }
+
+        /** What is left of connect-timeout for this request, in whole milliseconds (at least 1 on attempt one). */
+        private int remainingMillis() {
+            long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
+            return (int) Math.max(0, Math.min(Integer.MAX_VALUE, left));
+        }
+    }
+
+    /**
+     * The endpoint for the next attempt: not in {@code tried}, in rotation if possible (an ejected one only when
+     * every untried endpoint is ejected), by the configured policy. -1 when every endpoint was tried.
+     */
+    private int choose(LoopPool pool, boolean[] tried) {
+        health.refresh();
+        int n = endpoints.size();
+        int start = pool.cursor;
+        boolean leastOutstanding = config.loadBalancing() == LoadBalancing.LEAST_OUTSTANDING;
+        int best = -1;
+        for (int pass = 0; pass < 2 && best < 0; pass++) {
+            int bestLoad = Integer.MAX_VALUE;
+            for (int k = 0; k < n; k++) {
+                int i = (start + k) % n;
+                if (tried[i] || (pass == 0 && !health.available(i))) {
+                    continue;
+                }
+                if (!leastOutstanding) {
+                    best = i;
+                    break;
+                }
+                // Strictly fewer: among equals the first after the cursor wins, so ties go round robin.
+                int load = outstanding[i].get();
+                if (load < bestLoad) {
+                    best = i;
+                    bestLoad = load;
+                }
+            }
+        }
+        if (best >= 0) {
+            pool.cursor = (best + 1) % n;
+        }
+        return best;
+    }
+
+    private static boolean choosable(boolean[] tried) {
+        for (boolean t : tried) {
+            if (!t) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** A response head arrived on a connection to endpoint {@code index}. */
+    void endpointSucceeded(int index) {
+        health.recordSuccess(index);
+    }
+
+    /** A network-level failure of endpoint {@code index}, seen on {@code loop}. */
+    void endpointFailed(int index, EventLoop loop) {
+        long ejectionNanos = health.recordFailure(index);
+        if (ejectionNanos > 0) {
+            try {
+                // Only to log the return on time: the next endpoint choice would return it anyway.
+                loop.schedule(() -> {
+                    if (!closed) {
+                        health.refresh();
+                    }
+                }, ejectionNanos + TimeUnit.MILLISECONDS.toNanos(1), TimeUnit.NANOSECONDS);
+            } catch (RejectedExecutionException e) {
+                // Shutting down.
+            }
+        }
+    }
+
+    /** Logs and counts ejections and returns. */
+    private final class HealthEvents implements EndpointHealth.Events {
+        @Override
+        public void ejected(int endpoint, long ejectionNanos, int consecutiveFailures, int ejections) {
+            ejectionCounters[endpoint].increment();
+            LOG.atWarn()
+                    .addKeyValue("backend", config.name())
+                    .addKeyValue("endpoint", endpoints.get(endpoint).toString())
+                    .addKeyValue("consecutive_failures", consecutiveFailures)
+                    .addKeyValue("ejection_ms", TimeUnit.NANOSECONDS.toMillis(ejectionNanos))
+                    .addKeyValue("ejections", ejections)
+                    .log("backend endpoint ejected");
+        }
+
+        @Override
+        public void returned(int endpoint) {
+            LOG.atInfo()
+                    .addKeyValue("backend", config.name())
+                    .addKeyValue("endpoint", endpoints.get(endpoint).toString())
+                    .log("backend endpoint returned to rotation");
+        }
+
+        @Override
+        public void ejectionRefused(int endpoint, int ejectedNow) {
+            LOG.atDebug()
+                    .addKeyValue("backend", config.name())
+                    .addKeyValue("endpoint", endpoints.get(endpoint).toString())
+                    .addKeyValue("ejected", ejectedNow)
+                    .log("backend endpoint failing but not ejected: max-ejected-percent reached");
+        }
+    }
+
+    /** The endpoint's in-flight count went down by one (called once per {@link BackendConnection#startFlight}). */
+    void flightEnded(int index) {
+        outstanding[index].decrementAndGet();
     }
 
     /**
@@ -144,6 +340,7 @@ public final class Backend {
      */
     public void release(BackendConnection connection, boolean reusable) {
         connection.detach();
+        connection.endFlight();
         Channel ch = connection.channel();
         if (!reusable || closed || ch == null || !ch.isActive()) {
             if (ch != null) {
@@ -153,17 +350,15 @@ public final class Backend {
         }
         ch.config().setAutoRead(true);
         LoopPool pool = pools.get(ch.eventLoop());
-        int e = endpoints.indexOf(connection.endpoint());
-        if (pool == null || e < 0 || !pool.offer(e, connection, config.maxIdlePerEndpoint())) {
+        if (pool == null || !pool.offer(connection.index(), connection, config.maxIdlePerEndpoint())) {
             ch.close();
         }
     }
 
     private void removeIdle(EventLoop loop, BackendConnection connection) {
         LoopPool pool = pools.get(loop);
-        int e = endpoints.indexOf(connection.endpoint());
-        if (pool != null && e >= 0) {
-            pool.remove(e, connection);
+        if (pool != null) {
+            pool.remove(connection.index(), connection);
         }
     }
 
@@ -177,7 +372,8 @@ public final class Backend {
     /** Idle connections of one event loop, per endpoint. Touched only from that loop. */
     private static final class LoopPool {
         private final ArrayDeque<BackendConnection>[] idle;
-        private int next;
+        /** Where the next endpoint choice starts looking. */
+        private int cursor;
 
         @SuppressWarnings("unchecked")
         LoopPool(int endpoints) {
@@ -185,12 +381,6 @@ public final class Backend {
             for (int i = 0; i < endpoints; i++) {
                 idle[i] = new ArrayDeque<>();
             }
-        }
-
-        int nextEndpoint() {
-            int n = next;
-            next = (n + 1) % idle.length;
-            return n;
         }
 
         BackendConnection poll(int endpoint) {

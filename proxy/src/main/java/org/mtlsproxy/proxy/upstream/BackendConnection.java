@@ -6,6 +6,7 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http.HttpObject;
+import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.util.ReferenceCountUtil;
 import org.mtlsproxy.config.HostPort;
@@ -16,6 +17,11 @@ import org.slf4j.LoggerFactory;
  * One TLS + HTTP/1.1 connection to a backend endpoint. While an exchange uses it, everything it reads goes to the
  * attached {@link UpstreamListener}; while it idles in the pool, unexpected data or an idle timeout closes it.
  * Event-loop confined: no locks.
+ *
+ * <p>It also carries its endpoint's in-flight count while handed out ({@link #startFlight} / {@link #endFlight},
+ * given back exactly once whether the connection is released or just closes) and reports passive health: a
+ * response head is a success of the endpoint; a new connection closed or failing before any response byte is a
+ * failure (a pooled one is not: backends close idle keep-alive connections at will).
  */
 public final class BackendConnection extends ChannelInboundHandlerAdapter {
 
@@ -23,13 +29,35 @@ public final class BackendConnection extends ChannelInboundHandlerAdapter {
 
     private final Backend backend;
     private final HostPort endpoint;
+    private final int index;
     private Channel channel;
     private UpstreamListener listener;
     private int uses;
+    private boolean inFlight;
+    private boolean responseSeen;
 
-    BackendConnection(Backend backend, HostPort endpoint) {
+    BackendConnection(Backend backend, HostPort endpoint, int index) {
         this.backend = requireNonNull(backend, "backend");
         this.endpoint = requireNonNull(endpoint, "endpoint");
+        this.index = index;
+    }
+
+    /** The endpoint's position in the backend's configured endpoints. */
+    int index() {
+        return index;
+    }
+
+    /** Handed out to a request: it now counts as in flight on its endpoint (counted by the backend already). */
+    void startFlight() {
+        inFlight = true;
+    }
+
+    /** Released or closed: gives the endpoint's in-flight count back, once. */
+    void endFlight() {
+        if (inFlight) {
+            inFlight = false;
+            backend.flightEnded(index);
+        }
     }
 
     public Channel channel() {
@@ -53,6 +81,7 @@ public final class BackendConnection extends ChannelInboundHandlerAdapter {
     public void attach(UpstreamListener l) {
         this.listener = requireNonNull(l, "listener");
         uses++;
+        responseSeen = false;
     }
 
     /** Ends the exchange; the connection must then go back to {@link Backend#release}. */
@@ -69,6 +98,10 @@ public final class BackendConnection extends ChannelInboundHandlerAdapter {
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
         UpstreamListener l = listener;
         if (l != null && msg instanceof HttpObject http) {
+            if (!responseSeen && msg instanceof HttpResponse && http.decoderResult().isSuccess()) {
+                responseSeen = true;
+                backend.endpointSucceeded(index);
+            }
             l.onResponse(http);
             return;
         }
@@ -100,6 +133,7 @@ public final class BackendConnection extends ChannelInboundHandlerAdapter {
         UpstreamListener l = listener;
         listener = null;
         if (l != null) {
+            reportFailureBeforeResponse(ctx);
             l.onBackendClosed(null);
         }
         ctx.fireChannelInactive();
@@ -119,10 +153,17 @@ public final class BackendConnection extends ChannelInboundHandlerAdapter {
         UpstreamListener l = listener;
         listener = null;
         if (l != null) {
+            reportFailureBeforeResponse(ctx);
             l.onBackendClosed(cause);
         } else {
             LOG.debug("backend connection to {} failed while idle: {}", endpoint, cause.toString());
         }
         ctx.close();
+    }
+
+    private void reportFailureBeforeResponse(ChannelHandlerContext ctx) {
+        if (!responseSeen && uses == 1) {
+            backend.endpointFailed(index, ctx.channel().eventLoop());
+        }
     }
 }
