@@ -15,6 +15,9 @@ import java.util.Optional;
  * @param pathPrefix the request path must start with this (longest prefix wins)
  * @param backend    name of a configured backend
  * @param allow      rules of which any one must match the client identity; empty allows nobody
+ * @param websocket  whether an HTTP/1.1 WebSocket upgrade is passed to the backend and, once it answers 101,
+ *                   relayed as a byte tunnel; when false the {@code Upgrade} header is stripped like any
+ *                   hop-by-hop field
  */
 public record RouteConfig(
         String name,
@@ -22,7 +25,14 @@ public record RouteConfig(
         Optional<String> host,
         String pathPrefix,
         String backend,
-        List<AllowRule> allow) {
+        List<AllowRule> allow,
+        boolean websocket) {
+
+    /** A route without WebSocket. */
+    public RouteConfig(String name, List<String> listeners, Optional<String> host, String pathPrefix, String backend,
+            List<AllowRule> allow) {
+        this(name, listeners, host, pathPrefix, backend, allow, false);
+    }
 
     public RouteConfig {
         requireNonNull(name, "name");

@@ -47,7 +47,9 @@ public enum RejectReason {
     /** The backend closed the connection or sent a malformed response before completing it (502). */
     BACKEND_PROTOCOL_ERROR("backend_protocol_error", false),
     /** A configured limit was exceeded. */
-    LIMIT_EXCEEDED("limit_exceeded", false);
+    LIMIT_EXCEEDED("limit_exceeded", false),
+    /** The request's authority names another host than the TLS SNI of its connection (421). */
+    MISDIRECTED("misdirected", false);
 
     private final String label;
     private final boolean handshake;

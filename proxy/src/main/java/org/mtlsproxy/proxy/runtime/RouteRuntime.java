@@ -13,8 +13,15 @@ import org.mtlsproxy.proxy.upstream.Backend;
  * @param backend    where allowed requests go
  * @param authorizer the compiled allow rules
  * @param meters     the route's meters on this listener
+ * @param websocket  whether WebSocket upgrades are relayed on this route
  */
-public record RouteRuntime(String name, Backend backend, Authorizer authorizer, RouteMeters meters) {
+public record RouteRuntime(String name, Backend backend, Authorizer authorizer, RouteMeters meters,
+        boolean websocket) {
+
+    /** A route without WebSocket. */
+    public RouteRuntime(String name, Backend backend, Authorizer authorizer, RouteMeters meters) {
+        this(name, backend, authorizer, meters, false);
+    }
 
     public RouteRuntime {
         requireNonNull(name, "name");

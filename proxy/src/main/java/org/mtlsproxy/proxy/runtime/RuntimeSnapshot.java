@@ -71,7 +71,7 @@ public final class RuntimeSnapshot {
         for (ListenerConfig l : config.listeners()) {
             ClientCertificateVerifier verifier =
                     SslContextFactory.clientVerifier(l.tls(), metrics.clientTrust(l.name()));
-            SslContext ctx = SslContextFactory.forListener(l.tls(), verifier);
+            SslContext ctx = SslContextFactory.forListener(l.tls(), verifier, l.http().protocols());
             certificates.add(new ConfiguredCertificate("listener", l.name(),
                     SslContextFactory.readCertificates(l.tls().certificateChain()).get(0)));
             for (org.mtlsproxy.config.TrustBundleConfig bundle : l.tls().clientTrust()) {
@@ -88,7 +88,7 @@ public final class RuntimeSnapshot {
                     throw new IllegalStateException("route " + r.name() + " names unknown backend " + r.backend());
                 }
                 RouteRuntime route = new RouteRuntime(r.name(), backend, Authorizer.compile(r.allow()),
-                        metrics.route(l.name(), r.name()));
+                        metrics.route(l.name(), r.name()), r.websocket());
                 entries.add(new RouteTable.Entry<>(r.host(), r.pathPrefix(), route));
             }
             listeners.put(l.name(), new ListenerRuntime(l, ctx, verifier, RouteTable.build(entries, RouteRuntime::name), config.identityHeader(),
