@@ -323,7 +323,23 @@ final class ConfigMapper {
         int maxInitialLineLength = node.integer("max-initial-line-length", 64, MAX_HTTP_LIMIT);
         int maxHeaderSize = node.integer("max-header-size", 256, MAX_HTTP_LIMIT);
         Duration idleTimeout = node.duration("idle-timeout");
-        return node.build(before, () -> new HttpConfig(maxInitialLineLength, maxHeaderSize, idleTimeout));
+        List<String> protocols = node.strings("protocols", "h2 or http/1.1");
+        for (int i = 0; i < protocols.size(); i++) {
+            String p = protocols.get(i);
+            if (!HttpConfig.KNOWN_PROTOCOLS.contains(p)) {
+                problems.add(node.originOf("protocols"), node.path("protocols") + "[" + i + "]",
+                        "\"" + p + "\" is not a supported protocol (expected: h2 or http/1.1)");
+            } else if (protocols.indexOf(p) != i) {
+                problems.add(node.originOf("protocols"), node.path("protocols") + "[" + i + "]",
+                        "\"" + p + "\" is listed twice (expected: each protocol once)");
+            }
+        }
+        if (protocols.isEmpty()) {
+            node.problem("protocols", "no protocol (expected: [\"h2\", \"http/1.1\"] or one of them)");
+        }
+        int maxConcurrentStreams = node.integer("max-concurrent-streams", 1, 10_000);
+        return node.build(before, () -> new HttpConfig(maxInitialLineLength, maxHeaderSize, idleTimeout, protocols,
+                maxConcurrentStreams));
     }
 
     private RouteConfig route(ConfigNode node) {
@@ -358,7 +374,9 @@ final class ConfigMapper {
         }
         ConfigNode limitsNode = node.child("limits");
         RouteLimitsConfig limits = limitsNode == null ? null : routeLimits(limitsNode);
-        return node.build(before, () -> new RouteConfig(name, listeners, host, pathPrefix, backend, allow, limits));
+        boolean websocket = node.bool("websocket");
+        return node.build(before, () -> new RouteConfig(name, listeners, host, pathPrefix, backend, allow, limits,
+                websocket));
     }
 
     private String routeHost(ConfigNode node, String written) {

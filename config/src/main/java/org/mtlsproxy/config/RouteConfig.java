@@ -16,6 +16,9 @@ import java.util.Optional;
  * @param backend    name of a configured backend
  * @param allow      rules of which any one must match the client identity; empty allows nobody
  * @param limits     request body size and per-identity rate limits
+ * @param websocket  whether an HTTP/1.1 WebSocket upgrade is passed to the backend and, once it answers 101,
+ *                   relayed as a byte tunnel; when false the {@code Upgrade} header is stripped like any
+ *                   hop-by-hop field
  */
 public record RouteConfig(
         String name,
@@ -24,7 +27,14 @@ public record RouteConfig(
         String pathPrefix,
         String backend,
         List<AllowRule> allow,
-        RouteLimitsConfig limits) {
+        RouteLimitsConfig limits,
+        boolean websocket) {
+
+    /** A route without WebSocket. */
+    public RouteConfig(String name, List<String> listeners, Optional<String> host, String pathPrefix, String backend,
+            List<AllowRule> allow, RouteLimitsConfig limits) {
+        this(name, listeners, host, pathPrefix, backend, allow, limits, false);
+    }
 
     public RouteConfig {
         requireNonNull(name, "name");

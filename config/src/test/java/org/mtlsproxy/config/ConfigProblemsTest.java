@@ -225,6 +225,31 @@ class ConfigProblemsTest {
     }
 
     @Test
+    void httpProtocolsStreamsAndRouteWebsocketAreReadAndChecked() {
+        ProxyConfig ok = ConfigLoader.parse(TestPki.VALID_CONFIG
+                + "mtls-proxy.defaults.listener.http { protocols = [\"http/1.1\"], max-concurrent-streams = 7 }\n"
+                + "mtls-proxy.defaults.route.websocket = true\n", dir, SOURCE);
+        assertThat(ok.listeners().get(0).http().protocols()).containsExactly("http/1.1");
+        assertThat(ok.listeners().get(0).http().maxConcurrentStreams()).isEqualTo(7);
+        assertThat(ok.routes().get(0).websocket()).isTrue();
+        ProxyConfig defaults = ConfigLoader.parse(TestPki.VALID_CONFIG, dir, SOURCE);
+        assertThat(defaults.listeners().get(0).http().protocols()).containsExactly("h2", "http/1.1");
+        assertThat(defaults.routes().get(0).websocket()).isFalse();
+
+        String hocon = TestPki.VALID_CONFIG
+                + "mtls-proxy.defaults.listener.http { protocols = [\"h3\", \"h2\", \"h2\"], "
+                + "max-concurrent-streams = 0 }\n";
+        assertThat(problems(hocon)).extracting(ConfigProblem::path, ConfigProblem::message).containsExactly(
+                tuple("listeners[0].http.protocols[0]", "\"h3\" is not a supported protocol (expected: h2 or "
+                        + "http/1.1)"),
+                tuple("listeners[0].http.protocols[2]", "\"h2\" is listed twice (expected: each protocol once)"),
+                tuple("listeners[0].http.max-concurrent-streams", "0 is out of range (expected: an integer in "
+                        + "1..10000)"));
+        assertThat(problems(TestPki.VALID_CONFIG + "mtls-proxy.defaults.listener.http.protocols = []\n"))
+                .extracting(ConfigProblem::path).containsExactly("listeners[0].http.protocols");
+    }
+
+    @Test
     void twoBundlesOfOneListenerMayNotDeclareTheSameTrustDomain() {
         String hocon = TestPki.validConfigWith(
                 "client-trust = [{ name = prod, ca-bundle = \"clients-ca.pem\", crls = [\"clients.crl\"] }]",

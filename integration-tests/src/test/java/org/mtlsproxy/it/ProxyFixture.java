@@ -121,6 +121,12 @@ final class ProxyFixture implements AutoCloseable {
 
         /** A route; {@code allowRules} is the HOCON inside {@code allow = [ ... ]}. */
         Builder route(String name, String host, String pathPrefix, String backend, String allowRules) {
+            return route(name, host, pathPrefix, backend, allowRules, "");
+        }
+
+        /** A route with further keys, {@code extraHocon} (e.g. {@code websocket = true}). */
+        Builder route(String name, String host, String pathPrefix, String backend, String allowRules,
+                String extraHocon) {
             routes.add("""
                     {
                       name = %s
@@ -128,9 +134,10 @@ final class ProxyFixture implements AutoCloseable {
                       path-prefix = "%s"
                       backend = %s
                       allow = [%s]
+                      %s
                     }
                     """.formatted(name, host == null ? "" : "host = \"" + host + "\"", pathPrefix, backend,
-                    allowRules));
+                    allowRules, extraHocon));
             return this;
         }
 

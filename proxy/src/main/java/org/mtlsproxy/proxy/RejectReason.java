@@ -53,7 +53,9 @@ public enum RejectReason {
     /** The identity exceeded the route's request rate (429). */
     RATE_LIMITED("rate_limited", false),
     /** The request head did not arrive within header-read-timeout (408). */
-    REQUEST_TIMEOUT("request_timeout", false);
+    REQUEST_TIMEOUT("request_timeout", false),
+    /** The request's authority names another host than the TLS SNI of its connection (421). */
+    MISDIRECTED("misdirected", false);
 
     private final String label;
     private final boolean handshake;

@@ -21,6 +21,7 @@ import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.codec.http.TooLongHttpHeaderException;
 import io.netty.handler.codec.http.TooLongHttpLineException;
+import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.util.AsciiString;
@@ -59,6 +60,13 @@ import org.slf4j.LoggerFactory;
  * nothing here needs a lock.
  *
  * <p>Every inbound message is either forwarded, queued, or released on every branch.
+ *
+ * <p>On HTTP/2 the same class serves one stream (an {@link Http2StreamChannel}, behind {@link Http2StreamAdapter}):
+ * one exchange, after which the stream is complete; "closing the connection" closes (resets) the stream only. The
+ * TLS session, SNI and identity are those of the parent connection ({@link #connection()}).
+ *
+ * <p>A WebSocket upgrade on a route that allows it is forwarded with its {@code Upgrade}; a 101 from the backend
+ * hands both channels to {@link UpgradeTunnel} and this handler leaves the pipeline.
  */
 public final class ProxyHandler extends ChannelInboundHandlerAdapter implements UpstreamListener, AcquireCallback {
 
@@ -112,6 +120,10 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
     private boolean backendReusable;
     private boolean requestHasBody;
     private boolean retried;
+    /** The request asks for a WebSocket upgrade that this route allows; a 101 answer switches to a tunnel. */
+    private boolean upgradeRequested;
+    /** The routed host of the current request (for the tunnel's re-authorization after a reload). */
+    private String requestHost;
     private HttpRequest request;
     /** Set with a 429: the Retry-After value of the error response. */
     private long retryAfterSeconds;
@@ -127,10 +139,18 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
     private long bytesIn;
     private long bytesOut;
 
+    /** The handler of an HTTP/1.1 connection: it owns the connection (head timeout, connection lifetime). */
     public ProxyHandler(ListenerRuntime listener, java.time.Duration clientWindow, HeadTimeoutHandler headTimeout) {
         this.listener = requireNonNull(listener, "listener");
         this.clientWindowMillis = clientWindow.toMillis();
         this.headTimeout = requireNonNull(headTimeout, "headTimeout");
+    }
+
+    /** The handler of one HTTP/2 stream: the connection's limits are its connection handler's business. */
+    public ProxyHandler(ListenerRuntime listener, java.time.Duration clientWindow) {
+        this.listener = requireNonNull(listener, "listener");
+        this.clientWindowMillis = clientWindow.toMillis();
+        this.headTimeout = null;
     }
 
     @Override
@@ -140,9 +160,11 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
         SocketAddress remote = client.remoteAddress();
         this.remoteIp = remote instanceof InetSocketAddress isa && isa.getAddress() != null
                 ? isa.getAddress().getHostAddress() : String.valueOf(remote);
-        // max-connection-lifetime: then finish the current request and close, like a drain of one connection.
-        ctx.executor().schedule(this::stopAfterCurrentExchange,
-                listener.config().limits().maxConnectionLifetime().toMillis(), TimeUnit.MILLISECONDS);
+        if (headTimeout != null) {
+            // max-connection-lifetime: then finish the current request and close, like a drain of one connection.
+            ctx.executor().schedule(this::stopAfterCurrentExchange,
+                    listener.config().limits().maxConnectionLifetime().toMillis(), TimeUnit.MILLISECONDS);
+        }
     }
 
     private void stopAfterCurrentExchange() {
@@ -202,7 +224,9 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
             listener = nextListener;
             nextListener = null;
         }
-        headTimeout.headReceived();
+        if (headTimeout != null) {
+            headTimeout.headReceived();
+        }
         exchangeActive = true;
         requestBodyBytes = 0;
         requestDone = false;
@@ -210,6 +234,8 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
         responseDone = false;
         interimResponse = false;
         retried = false;
+        upgradeRequested = false;
+        requestHost = null;
         route = null;
         decisionText = null;
         logPath = null;
@@ -236,7 +262,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
             return;
         }
         if (identity == null) {
-            identity = client.attr(ConnectionAttributes.IDENTITY).get();
+            identity = connection().attr(ConnectionAttributes.IDENTITY).get();
             if (identity == null) {
                 // The handshake stage always sets it; without it nothing may pass (fail closed).
                 clientKeepAlive = false;
@@ -294,6 +320,14 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
             rejectLocally(HttpResponseStatus.BAD_REQUEST, RejectReason.BAD_REQUEST, "invalid Host header");
             return;
         }
+        String sni = authority != null ? sniHost() : null;
+        if (sni != null && !sni.equals(host)) {
+            // RFC 9110 §15.5.20: this connection (its certificate, its SNI) is not for that host; another may be.
+            rejectLocally(HttpResponseStatus.MISDIRECTED_REQUEST, RejectReason.MISDIRECTED,
+                    "authority " + host + " does not match the TLS server name " + sni);
+            return;
+        }
+        requestHost = host;
         String normalized = PathNormalizer.normalize(target);
         if (normalized == null) {
             rejectLocally(HttpResponseStatus.BAD_REQUEST, RejectReason.BAD_REQUEST, "invalid request path");
@@ -339,7 +373,12 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
         }
 
         // Sanitize: hop-by-hop fields, every client-sent identity header, then add ours.
+        upgradeRequested = r.websocket() && !http10 && !(client instanceof Http2StreamChannel) && !requestHasBody
+                && UpgradeTunnel.isWebSocketRequest(req);
         HopByHop.strip(headers);
+        if (upgradeRequested) {
+            UpgradeTunnel.restoreUpgradeHeaders(headers);
+        }
         headers.remove(listener.identityHeader().name());
         for (String name : listener.identityHeader().strip()) {
             headers.remove(name);
@@ -363,8 +402,32 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
         r.backend().acquire(client.eventLoop(), false, this);
     }
 
+    /**
+     * The client connection: this channel, or on HTTP/2 the connection carrying this stream. Its attributes hold
+     * the identity; its pipeline the TLS session.
+     */
+    private Channel connection() {
+        return client instanceof Http2StreamChannel stream ? stream.parent() : client;
+    }
+
+    /** The backend answered 101 to an allowed WebSocket upgrade: log the exchange, hand both channels over. */
+    private void switchToTunnel(HttpResponse resp) {
+        cancelResponseTimeout();
+        status = resp.status().code();
+        responseStarted = true;
+        responseDone = true;
+        route.meters().completed(status, System.nanoTime() - startNanos);
+        logAccess(null);
+        BackendConnection u = upstream;
+        upstream = null;
+        exchangeActive = false;
+        closing = true;
+        releasePending();
+        UpgradeTunnel.start(ctx, this, resp, u, listener, route, identity, remoteIp, requestHost, logPath);
+    }
+
     private String sniHost() {
-        SslHandler ssl = ctx.pipeline().get(SslHandler.class);
+        SslHandler ssl = connection().pipeline().get(SslHandler.class);
         if (ssl != null && ssl.engine().getSession() instanceof javax.net.ssl.ExtendedSSLSession session) {
             for (javax.net.ssl.SNIServerName name : session.getRequestedServerNames()) {
                 if (name instanceof javax.net.ssl.SNIHostName h) {
@@ -568,7 +631,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
             ClientIdentity id = IdentityExtractor.extract(chain[0], bundle);
             identity = id;
             xfcc = Xfcc.format(id);
-            client.attr(ConnectionAttributes.IDENTITY).set(id);
+            connection().attr(ConnectionAttributes.IDENTITY).set(id);
             if (exchangeActive) {
                 nextListener = next;
             } else {
@@ -602,7 +665,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
     }
 
     private X509Certificate[] peerChain() {
-        SslHandler ssl = ctx.pipeline().get(SslHandler.class);
+        SslHandler ssl = connection().pipeline().get(SslHandler.class);
         if (ssl == null) {
             return null;
         }
@@ -755,6 +818,10 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
         int code = resp.status().code();
         if (code >= 100 && code < 200) {
             if (code == HttpResponseStatus.SWITCHING_PROTOCOLS.code()) {
+                if (upgradeRequested && requestDone && UpgradeTunnel.isWebSocketResponse(resp)) {
+                    switchToTunnel(resp);
+                    return;
+                }
                 ReferenceCountUtil.release(resp);
                 onBackendClosed(new IllegalStateException("backend switched protocols without being asked"));
                 return;
@@ -970,7 +1037,9 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
             closeClient();
             return;
         }
-        headTimeout.awaitNextHead();
+        if (headTimeout != null) {
+            headTimeout.awaitNextHead();
+        }
         while (!pending.isEmpty() && !closing && !mustQueueAfterDrain()) {
             dispatch(pending.poll());
         }
@@ -1028,15 +1097,16 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
         if (!ACCESS.isInfoEnabled()) {
             return;
         }
-        SslHandler ssl = ctx.pipeline().get(SslHandler.class);
+        SslHandler ssl = connection().pipeline().get(SslHandler.class);
         String protocol = ssl == null ? "" : ssl.engine().getSession().getProtocol();
         String cipher = ssl == null ? "" : ssl.engine().getSession().getCipherSuite();
-        Long hs = client.attr(ConnectionAttributes.HANDSHAKE_NANOS).get();
+        Long hs = connection().attr(ConnectionAttributes.HANDSHAKE_NANOS).get();
         ACCESS.atInfo()
                 .addKeyValue("listener", listener.name())
                 .addKeyValue("remote", remoteIp)
                 .addKeyValue("tls", protocol)
                 .addKeyValue("cipher", cipher)
+                .addKeyValue("http", client instanceof Http2StreamChannel ? "h2" : "http/1.1")
                 .addKeyValue("identity", identity == null ? "" : identity.displayName())
                 .addKeyValue("method", request == null ? "" : request.method().name())
                 .addKeyValue("path", logPath == null ? "" : logPath)

@@ -16,9 +16,10 @@ import org.mtlsproxy.proxy.upstream.Backend;
  * @param meters     the route's meters on this listener
  * @param maxRequestBodySize request bodies larger than this are refused (413)
  * @param rateLimiter per-identity rate limit, or null when the route has none
+ * @param websocket  whether WebSocket upgrades are relayed on this route
  */
 public record RouteRuntime(String name, Backend backend, Authorizer authorizer, RouteMeters meters,
-        long maxRequestBodySize, RateLimiter rateLimiter) {
+        long maxRequestBodySize, RateLimiter rateLimiter, boolean websocket) {
 
     public RouteRuntime {
         requireNonNull(name, "name");

@@ -83,7 +83,7 @@ public final class RuntimeSnapshot {
             // tcp listeners use the JDK engine: Netty's OpenSSL engine treats a client's close_notify as the end of
             // both directions, which would cut the relay's remaining bytes when a TLS 1.3 client half-closes.
             SslContext ctx = l.isTcp() ? SslContextFactory.forListener(l.tls(), verifier, SslProvider.JDK)
-                    : SslContextFactory.forListener(l.tls(), verifier);
+                    : SslContextFactory.forListener(l.tls(), verifier, l.http().protocols());
             certificates.add(new ConfiguredCertificate("listener", l.name(),
                     SslContextFactory.readCertificates(l.tls().certificateChain()).get(0)));
             for (org.mtlsproxy.config.TrustBundleConfig bundle : l.tls().clientTrust()) {
@@ -105,7 +105,8 @@ public final class RuntimeSnapshot {
                 RateLimiter limiter = r.limits().rateLimit()
                         .map(rl -> new RateLimiter(rl, System.nanoTime())).orElse(null);
                 RouteRuntime route = new RouteRuntime(r.name(), backend, Authorizer.compile(r.allow()),
-                        metrics.route(l.name(), r.name()), r.limits().maxRequestBodySize(), limiter);
+                        metrics.route(l.name(), r.name()), r.limits().maxRequestBodySize(), limiter,
+                        r.websocket());
                 entries.add(new RouteTable.Entry<>(r.host(), r.pathPrefix(), route));
             }
             listeners.put(l.name(), new ListenerRuntime(l, ctx, verifier, RouteTable.build(entries, RouteRuntime::name), config.identityHeader(),

@@ -7,15 +7,11 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.socket.SocketChannel;
-import io.netty.handler.codec.http.HttpDecoderConfig;
-import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.timeout.IdleStateHandler;
 import java.util.concurrent.TimeUnit;
 import org.mtlsproxy.config.ListenerConfig;
 import org.mtlsproxy.proxy.RejectReason;
-import org.mtlsproxy.proxy.http.HeadTimeoutHandler;
-import org.mtlsproxy.proxy.http.ProxyHandler;
 import org.mtlsproxy.proxy.metrics.ExpiryWarnings;
 import org.mtlsproxy.proxy.runtime.ListenerRuntime;
 import org.mtlsproxy.proxy.runtime.RuntimeSnapshot;
@@ -27,10 +23,13 @@ import org.mtlsproxy.proxy.tcp.TcpRuntime;
  * <pre>
  * "tls"        SslHandler: BoringSSL, client certificate REQUIRED and verified (chain, validity, EKU, CRL)
  * "handshake"  identity into a channel attribute, or reason logged + counted + close; then removes itself
- * "head-timeout" slowloris guard: a started request head must complete within header-read-timeout (408)
- * "http-codec" HTTP/1.1 with the listener's line and header limits
- * "idle"       closes keep-alive connections idle longer than http.idle-timeout
- * "proxy"      route, authorize, sanitize, forward, stream back
+ * "protocol"   by ALPN, replaces itself with (see {@link ProtocolSelector}):
+ *   http/1.1:  "head-timeout" slowloris guard: a started request head must complete within header-read-timeout
+ *              "http-codec" HTTP/1.1 with the listener's line and header limits
+ *              "idle"       closes keep-alive connections idle longer than http.idle-timeout
+ *              "proxy"      route, authorize, sanitize, forward, stream back
+ *   h2:        "idle", "h2" frame codec, "h2-connection" (drain, reload, idle), "h2-streams" multiplexer giving
+ *              each stream its own "proxy" for one exchange
  * </pre>
  * A {@code protocol = tcp} listener has, after "handshake": "idle" (tcp.idle-timeout) and "relay"
  * ({@link TcpRelayHandler}: authorize, connect the backend, relay bytes).
@@ -76,8 +75,6 @@ final class ProxyChannelInitializer extends ChannelInitializer<SocketChannel> {
 
         ChannelPipeline p = ch.pipeline();
         p.addLast("tls", tls);
-        HeadTimeoutHandler headTimeout = new HeadTimeoutHandler(
-                config.limits().headerReadTimeout().toMillis(), listener.meters());
         p.addLast("handshake", new HandshakeHandler(listener.name(), listener.meters(), expiryWarnings,
                 snapshot.config().expiry().clientWarnBefore()));
         TcpRuntime tcp = snapshot.tcpOrNull(listenerName);
@@ -89,14 +86,7 @@ final class ProxyChannelInitializer extends ChannelInitializer<SocketChannel> {
             p.addLast("relay", new TcpRelayHandler(listener, tcp));
             return;
         }
-        p.addLast("head-timeout", headTimeout);
-        p.addLast("http-codec", new HttpServerCodec(new HttpDecoderConfig()
-                .setMaxInitialLineLength(config.http().maxInitialLineLength())
-                .setMaxHeaderSize(config.http().maxHeaderSize())
-                .setMaxChunkSize(65536)
-                .setStrictLineParsing(true)
-                .setUseRfc9112TransferEncoding(true)));
-        p.addLast("idle", new IdleStateHandler(0, 0, config.http().idleTimeout().toMillis(), TimeUnit.MILLISECONDS));
-        p.addLast("proxy", new ProxyHandler(listener, snapshot.config().expiry().clientWindow(), headTimeout));
+        p.addLast("protocol", new ProtocolSelector(listener, snapshot.config().expiry().clientWindow(),
+                snapshot.config().shutdown().drainTimeout()));
     }
 }

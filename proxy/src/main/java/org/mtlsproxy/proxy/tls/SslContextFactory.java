@@ -1,5 +1,6 @@
 package org.mtlsproxy.proxy.tls;
 
+import io.netty.handler.ssl.ApplicationProtocolConfig;
 import io.netty.handler.ssl.ClientAuth;
 import io.netty.handler.ssl.OpenSsl;
 import io.netty.handler.ssl.SslContext;
@@ -57,12 +58,28 @@ public final class SslContextFactory {
     /** The server context of a listener: its chain, client auth REQUIRED, verified by {@code verifier}. */
     public static SslContext forListener(ServerTlsConfig tls, ClientCertificateVerifier verifier)
             throws TlsMaterialException {
-        return forListener(tls, verifier, provider());
+        return forListener(tls, verifier, provider(), List.of());
     }
 
-    /** Like {@link #forListener(ServerTlsConfig, ClientCertificateVerifier)} with the given TLS provider. */
+    /** Like {@link #forListener(ServerTlsConfig, ClientCertificateVerifier)} with the given TLS provider, no ALPN. */
     public static SslContext forListener(ServerTlsConfig tls, ClientCertificateVerifier verifier,
             SslProvider provider) throws TlsMaterialException {
+        return forListener(tls, verifier, provider, List.of());
+    }
+
+    /** Like {@link #forListener(ServerTlsConfig, ClientCertificateVerifier)}, offering {@code alpn}. */
+    public static SslContext forListener(ServerTlsConfig tls, ClientCertificateVerifier verifier, List<String> alpn)
+            throws TlsMaterialException {
+        return forListener(tls, verifier, provider(), alpn);
+    }
+
+    /**
+     * The server context of a listener: its chain, client auth REQUIRED, verified by {@code verifier}, selecting one
+     * of {@code alpn} (most preferred first; empty: no ALPN). A client offering none of them, or no ALPN at all, gets
+     * no protocol selected (the caller treats that as HTTP/1.1).
+     */
+    public static SslContext forListener(ServerTlsConfig tls, ClientCertificateVerifier verifier,
+            SslProvider provider, List<String> alpn) throws TlsMaterialException {
         PrivateKey key = readKey(tls.privateKey());
         List<X509Certificate> chain = readCertificates(tls.certificateChain());
         try {
@@ -75,6 +92,14 @@ public final class SslContextFactory {
                     .sessionTimeout(300);
             if (!tls.ciphers().isEmpty()) {
                 builder.ciphers(tls.ciphers(), SupportedCipherSuiteFilter.INSTANCE);
+            }
+            if (!alpn.isEmpty()) {
+                builder.applicationProtocolConfig(new ApplicationProtocolConfig(
+                        ApplicationProtocolConfig.Protocol.ALPN,
+                        // Both are what BoringSSL supports: no overlap means no ALPN extension in the answer.
+                        ApplicationProtocolConfig.SelectorFailureBehavior.NO_ADVERTISE,
+                        ApplicationProtocolConfig.SelectedListenerFailureBehavior.ACCEPT,
+                        alpn));
             }
             return builder.build();
         } catch (SSLException | RuntimeException e) {
