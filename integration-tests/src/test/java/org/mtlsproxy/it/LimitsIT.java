@@ -3,6 +3,7 @@ package org.mtlsproxy.it;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.IOException;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -62,6 +63,21 @@ class LimitsIT {
             } finally {
                 open.forEach(TestHttpClient::close);
             }
+        }
+    }
+
+    @Test
+    void clientThatNeverFinishesTheHandshakeIsCutOffAndCounted() throws Exception {
+        try (ProxyFixture proxy = proxy().set("mtls-proxy.defaults.listener.tls.handshake-timeout = 500ms").start();
+                java.net.Socket silent = new java.net.Socket(java.net.InetAddress.getLoopbackAddress(),
+                        proxy.port())) {
+            silent.setSoTimeout(5000);
+            long start = System.nanoTime();
+            // Nothing is sent: no ClientHello. The proxy must close the connection on its own.
+            assertThat(silent.getInputStream().read()).isEqualTo(-1);
+            assertThat(Duration.ofNanos(System.nanoTime() - start)).isBetween(Duration.ofMillis(300),
+                    Duration.ofSeconds(4));
+            Awaitility.await().until(() -> proxy.handshakeFailures("handshake_timeout") == 1);
         }
     }
 
