@@ -99,7 +99,7 @@ public final class Demo implements AutoCloseable {
         ProxyConfig config = ConfigLoader.load(conf);
         ProxyServer proxy;
         try {
-            proxy = ProxyServer.start(config, new ProxyMetrics().withProcessMeters());
+            proxy = ProxyServer.start(config, new ProxyMetrics().withProcessMeters(), conf);
         } catch (RuntimeException e) {
             backend.close();
             throw e;
