@@ -41,6 +41,8 @@ final class ProtocolSelector extends ApplicationProtocolNegotiationHandler {
     private final Duration clientWindow;
     private final Duration drainTimeout;
     private boolean draining;
+    /** A reload seen during the handshake: replayed to the protocol stage once it is in place. */
+    private org.mtlsproxy.proxy.http.SnapshotChanged missedReload;
 
     ProtocolSelector(ListenerRuntime listener, Duration clientWindow, Duration drainTimeout) {
         super(ApplicationProtocolNames.HTTP_1_1);
@@ -74,6 +76,7 @@ final class ProtocolSelector extends ApplicationProtocolNegotiationHandler {
             p.addAfter("idle", "h2", codec);
             p.addAfter("h2", "h2-connection", connection);
             p.addAfter("h2-connection", "h2-streams", new Http2MultiplexHandler(connection.streamInitializer()));
+            replayMissedReload(ctx);
             return;
         }
         HeadTimeoutHandler headTimeout = new HeadTimeoutHandler(
@@ -87,6 +90,15 @@ final class ProtocolSelector extends ApplicationProtocolNegotiationHandler {
                 .setUseRfc9112TransferEncoding(true)));
         p.addAfter("http-codec", "idle", idle(http));
         p.addAfter("idle", "proxy", new ProxyHandler(listener, clientWindow, headTimeout));
+        replayMissedReload(ctx);
+    }
+
+    private void replayMissedReload(ChannelHandlerContext ctx) {
+        if (missedReload != null) {
+            // Re-verify the chain and adopt the new routes and rules before the first request is read.
+            ctx.fireUserEventTriggered(missedReload);
+            missedReload = null;
+        }
     }
 
     static IdleStateHandler idle(HttpConfig http) {
@@ -99,6 +111,10 @@ final class ProtocolSelector extends ApplicationProtocolNegotiationHandler {
             // Shutting down before the handshake finished: nothing is in flight, close.
             draining = true;
             ctx.close();
+            return;
+        }
+        if (evt instanceof org.mtlsproxy.proxy.http.SnapshotChanged changed) {
+            missedReload = changed;
             return;
         }
         super.userEventTriggered(ctx, evt);

@@ -130,6 +130,17 @@ public final class TcpRelayHandler extends ChannelInboundHandlerAdapter implemen
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
         if (evt instanceof SslHandshakeCompletionEvent e) {
             if (e.isSuccess() && state == State.HANDSHAKE) {
+                if (missedReload != null) {
+                    // A reload during the handshake: authorize under the new snapshot, never the old one.
+                    SnapshotChanged changed = missedReload;
+                    missedReload = null;
+                    state = State.CONNECTING;
+                    onSnapshotChanged(changed);
+                    if (state == State.CLOSED) {
+                        return;
+                    }
+                    state = State.HANDSHAKE;
+                }
                 onHandshake();
             }
             return;
@@ -541,13 +552,19 @@ public final class TcpRelayHandler extends ChannelInboundHandlerAdapter implemen
 
     // ---------------------------------------------------------------- reload
 
+    private SnapshotChanged missedReload;
+
     /**
      * After a reload: verify the client's chain with the listener's new verifier and authorize the identity with
      * its new rules; close the relay at once if either fails. The backend connection is kept.
      */
     private void onSnapshotChanged(SnapshotChanged changed) {
-        if (state == State.HANDSHAKE || state == State.CLOSED) {
-            // A handshake in progress completes under the context it started with.
+        if (state == State.HANDSHAKE) {
+            // Applied once the handshake completes (its identity is authorized under the new rules).
+            missedReload = changed;
+            return;
+        }
+        if (state == State.CLOSED) {
             return;
         }
         X509Certificate[] chain = peerChain();
