@@ -44,6 +44,17 @@ class Http2IT {
         backend.close();
     }
 
+    @org.junit.jupiter.api.Test
+    void http2ConnectionIsRecycledAfterMaxConnectionLifetime() throws Exception {
+        try (ProxyFixture shortLived = ProxyFixture.builder().backend("b", backend.port())
+                        .route("all", null, "/", "b", "{ spiffe-id = \"" + TestPki.GOOD_CLIENT_SPIFFE_ID + "\" }")
+                        .set("mtls-proxy.defaults.listener.limits.max-connection-lifetime = 500ms").start();
+                H2Client client = new H2Client(shortLived.port(), PKI.goodClient(), SNI, List.of("h2"))) {
+            org.assertj.core.api.Assertions.assertThat(client.get("/young", SNI).status()).isEqualTo(200);
+            org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(5)).until(() -> !client.isOpen());
+        }
+    }
+
     private static H2Client h2(TestPki.Issued identity) throws Exception {
         return new H2Client(proxy.port(), identity, SNI, List.of("h2", "http/1.1"));
     }

@@ -40,6 +40,7 @@ import org.slf4j.LoggerFactory;
  *       reload grace, then the connection is cut.</li>
  *   <li>Idle (http.idle-timeout without a frame) with no open stream: GOAWAY and close. Stalled streams are cut by
  *       their own idle handler.</li>
+ *   <li>{@code limits.max-connection-lifetime}: GOAWAY like a drain, so long-lived clients reconnect.</li>
  * </ul>
  */
 final class Http2Connection extends ChannelInboundHandlerAdapter {
@@ -71,6 +72,16 @@ final class Http2Connection extends ChannelInboundHandlerAdapter {
                 p.addLast("proxy", new ProxyHandler(l, clientWindow));
             }
         };
+    }
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        // Through the codec (close() = GOAWAY, then close when the open streams are done), as a drain does.
+        ctx.executor().schedule(() -> {
+            if (ctx.channel().isActive()) {
+                ctx.close();
+            }
+        }, listener.config().limits().maxConnectionLifetime().toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
     }
 
     @Override
