@@ -39,6 +39,7 @@ import org.mtlsproxy.proxy.authz.Decision;
 import org.mtlsproxy.proxy.identity.ClientIdentity;
 import org.mtlsproxy.proxy.identity.IdentityExtractor;
 import org.mtlsproxy.proxy.tls.ClientCertificateException;
+import org.mtlsproxy.proxy.tls.PeerChain;
 import org.mtlsproxy.proxy.runtime.ListenerRuntime;
 import org.mtlsproxy.proxy.runtime.RouteRuntime;
 import org.mtlsproxy.proxy.upstream.AcquireCallback;
@@ -617,7 +618,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
             return;
         }
         ListenerRuntime next = changed.snapshot().listenerOrNull(listener.name());
-        X509Certificate[] chain = peerChain();
+        X509Certificate[] chain = PeerChain.of(connection());
         if (chain == null) {
             // Handshake not finished: it completes under the context it started with.
             return;
@@ -662,23 +663,6 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
                 closeClient();
             }
         }, grace.toMillis(), TimeUnit.MILLISECONDS);
-    }
-
-    private X509Certificate[] peerChain() {
-        SslHandler ssl = connection().pipeline().get(SslHandler.class);
-        if (ssl == null) {
-            return null;
-        }
-        try {
-            java.security.cert.Certificate[] certs = ssl.engine().getSession().getPeerCertificates();
-            X509Certificate[] chain = new X509Certificate[certs.length];
-            for (int i = 0; i < certs.length; i++) {
-                chain[i] = (X509Certificate) certs[i];
-            }
-            return chain.length == 0 ? null : chain;
-        } catch (javax.net.ssl.SSLPeerUnverifiedException e) {
-            return null;
-        }
     }
 
     @Override

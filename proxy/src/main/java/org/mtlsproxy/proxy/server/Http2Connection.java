@@ -9,13 +9,10 @@ import io.netty.channel.ChannelPipeline;
 import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.codec.http2.Http2StreamFrameToHttpObjectCodec;
-import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.timeout.IdleStateEvent;
-import java.security.cert.Certificate;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
-import javax.net.ssl.SSLPeerUnverifiedException;
 import org.mtlsproxy.proxy.http.ConnectionAttributes;
 import org.mtlsproxy.proxy.http.DrainEvent;
 import org.mtlsproxy.proxy.http.Http2StreamAdapter;
@@ -24,6 +21,7 @@ import org.mtlsproxy.proxy.http.SnapshotChanged;
 import org.mtlsproxy.proxy.identity.ClientIdentity;
 import org.mtlsproxy.proxy.identity.IdentityExtractor;
 import org.mtlsproxy.proxy.runtime.ListenerRuntime;
+import org.mtlsproxy.proxy.tls.PeerChain;
 import org.mtlsproxy.proxy.tls.ClientCertificateException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -108,7 +106,7 @@ final class Http2Connection extends ChannelInboundHandlerAdapter {
 
     private void onSnapshotChanged(ChannelHandlerContext ctx, SnapshotChanged changed) {
         ListenerRuntime next = changed.snapshot().listenerOrNull(listener.name());
-        X509Certificate[] chain = peerChain(ctx);
+        X509Certificate[] chain = PeerChain.of(ctx.channel());
         if (chain == null || !ctx.channel().isActive()) {
             return;
         }
@@ -145,23 +143,6 @@ final class Http2Connection extends ChannelInboundHandlerAdapter {
                 ctx.pipeline().context(codec).close();
             }
         }, grace.toMillis(), TimeUnit.MILLISECONDS);
-    }
-
-    private static X509Certificate[] peerChain(ChannelHandlerContext ctx) {
-        SslHandler ssl = ctx.pipeline().get(SslHandler.class);
-        if (ssl == null) {
-            return null;
-        }
-        try {
-            Certificate[] certs = ssl.engine().getSession().getPeerCertificates();
-            X509Certificate[] chain = new X509Certificate[certs.length];
-            for (int i = 0; i < certs.length; i++) {
-                chain[i] = (X509Certificate) certs[i];
-            }
-            return chain.length == 0 ? null : chain;
-        } catch (SSLPeerUnverifiedException e) {
-            return null;
-        }
     }
 
     @Override

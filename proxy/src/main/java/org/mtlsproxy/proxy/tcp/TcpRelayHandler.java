@@ -36,6 +36,7 @@ import org.mtlsproxy.proxy.http.Xfcc;
 import org.mtlsproxy.proxy.identity.ClientIdentity;
 import org.mtlsproxy.proxy.identity.IdentityExtractor;
 import org.mtlsproxy.proxy.runtime.ListenerRuntime;
+import org.mtlsproxy.proxy.tls.PeerChain;
 import org.mtlsproxy.proxy.tls.ClientCertificateException;
 import org.mtlsproxy.proxy.upstream.RelayConnector;
 import org.slf4j.Logger;
@@ -567,7 +568,7 @@ public final class TcpRelayHandler extends ChannelInboundHandlerAdapter implemen
         if (state == State.CLOSED) {
             return;
         }
-        X509Certificate[] chain = peerChain();
+        X509Certificate[] chain = PeerChain.of(client);
         ListenerRuntime next = changed.snapshot().listenerOrNull(listener.name());
         TcpRuntime nextTcp = changed.snapshot().tcpOrNull(listener.name());
         if (chain == null || next == null || nextTcp == null) {
@@ -605,23 +606,6 @@ public final class TcpRelayHandler extends ChannelInboundHandlerAdapter implemen
                 .log("connection closed after reload: client no longer accepted");
         end = "closed after reload: " + reason;
         closeNow();
-    }
-
-    private X509Certificate[] peerChain() {
-        SslHandler ssl = client.pipeline().get(SslHandler.class);
-        if (ssl == null) {
-            return null;
-        }
-        try {
-            java.security.cert.Certificate[] certs = ssl.engine().getSession().getPeerCertificates();
-            X509Certificate[] chain = new X509Certificate[certs.length];
-            for (int i = 0; i < certs.length; i++) {
-                chain[i] = (X509Certificate) certs[i];
-            }
-            return chain.length == 0 ? null : chain;
-        } catch (javax.net.ssl.SSLPeerUnverifiedException e) {
-            return null;
-        }
     }
 
     // ---------------------------------------------------------------- logging
