@@ -14,4 +14,11 @@ public final class ConnectionAttributes {
 
     private ConnectionAttributes() {
     }
+
+    /** The client's IP address as text (for logs and x-forwarded-for), or the socket address when it has none. */
+    public static String remoteIp(io.netty.channel.Channel channel) {
+        java.net.SocketAddress remote = channel.remoteAddress();
+        return remote instanceof java.net.InetSocketAddress isa && isa.getAddress() != null
+                ? isa.getAddress().getHostAddress() : String.valueOf(remote);
+    }
 }

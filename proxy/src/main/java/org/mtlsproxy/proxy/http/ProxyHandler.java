@@ -27,8 +27,6 @@ import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.util.AsciiString;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
-import java.net.InetSocketAddress;
-import java.net.SocketAddress;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.util.ArrayDeque;
@@ -158,9 +156,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
     public void handlerAdded(ChannelHandlerContext ctx) {
         this.ctx = ctx;
         this.client = ctx.channel();
-        SocketAddress remote = client.remoteAddress();
-        this.remoteIp = remote instanceof InetSocketAddress isa && isa.getAddress() != null
-                ? isa.getAddress().getHostAddress() : String.valueOf(remote);
+        this.remoteIp = ConnectionAttributes.remoteIp(client);
         if (headTimeout != null) {
             // max-connection-lifetime: then finish the current request and close, like a drain of one connection.
             ctx.executor().schedule(this::stopAfterCurrentExchange,

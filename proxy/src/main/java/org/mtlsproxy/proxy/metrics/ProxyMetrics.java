@@ -205,6 +205,12 @@ public final class ProxyMetrics {
         }
 
         public void allowed(String rule) {
+            // get first: computeIfAbsent with a capturing lambda allocates on every request.
+            Counter known = allowedByRule.get(rule);
+            if (known != null) {
+                known.increment();
+                return;
+            }
             allowedByRule.computeIfAbsent(rule, r -> Counter.builder("mtls_proxy.tcp.authz.decisions")
                     .description("Authorization decisions on tcp listeners by result and the rule that allowed")
                     .tags("listener", listener, "result", "allowed", "rule", r)
@@ -372,6 +378,12 @@ public final class ProxyMetrics {
         }
 
         public void handshakeSucceeded(String protocol, long nanos) {
+            Counter known = handshakeOk.get(protocol == null ? "" : protocol);
+            if (known != null) {
+                known.increment();
+                handshakeOkTimer.record(nanos, java.util.concurrent.TimeUnit.NANOSECONDS);
+                return;
+            }
             handshakeOk.computeIfAbsent(protocol == null ? "" : protocol, p -> Counter.builder("mtls_proxy.handshakes")
                     .description("TLS handshakes with clients by outcome")
                     .tags("listener", listener, "result", RESULT_SUCCESS, "reason", "", "protocol", p)
@@ -491,6 +503,12 @@ public final class ProxyMetrics {
         }
 
         public void allowed(String rule) {
+            // get first: computeIfAbsent with a capturing lambda allocates on every request.
+            Counter known = allowedByRule.get(rule);
+            if (known != null) {
+                known.increment();
+                return;
+            }
             allowedByRule.computeIfAbsent(rule, r -> Counter.builder("mtls_proxy.authz.decisions")
                     .description("Authorization decisions by route, result and the rule that allowed")
                     .tags("route", route, "result", "allowed", "rule", r)

@@ -106,7 +106,7 @@ final class HandshakeHandler extends ChannelInboundHandlerAdapter {
         } else {
             ACCESS.atInfo()
                     .addKeyValue("listener", listener)
-                    .addKeyValue("remote", remoteIp(ctx))
+                    .addKeyValue("remote", ConnectionAttributes.remoteIp(ctx.channel()))
                     .addKeyValue("decision", reason.label())
                     .addKeyValue("subject", cert == null || cert.subject() == null ? "" : cert.subject())
                     .addKeyValue("detail", cert == null ? rootMessage(cause) : cert.getMessage())
@@ -114,11 +114,6 @@ final class HandshakeHandler extends ChannelInboundHandlerAdapter {
                     .log("handshake rejected");
         }
         ctx.close();
-    }
-
-    private static String remoteIp(ChannelHandlerContext ctx) {
-        return ctx.channel().remoteAddress() instanceof java.net.InetSocketAddress a && a.getAddress() != null
-                ? a.getAddress().getHostAddress() : String.valueOf(ctx.channel().remoteAddress());
     }
 
     /** Maps a handshake failure to the reason vocabulary. */

@@ -41,6 +41,9 @@ final class ProxyChannelInitializer extends ChannelInitializer<SocketChannel> {
     private final String listenerName;
     private final ChannelGroup clients;
     private final ExpiryWarnings expiryWarnings;
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(ProxyChannelInitializer.class);
+    private final java.util.concurrent.atomic.AtomicLong lastFullWarning =
+            new java.util.concurrent.atomic.AtomicLong(System.nanoTime() - 60_000_000_000L);
 
     ProxyChannelInitializer(SnapshotHolder snapshots, String listenerName, ChannelGroup clients,
             ExpiryWarnings expiryWarnings) {
@@ -48,6 +51,16 @@ final class ProxyChannelInitializer extends ChannelInitializer<SocketChannel> {
         this.listenerName = requireNonNull(listenerName, "listenerName");
         this.clients = requireNonNull(clients, "clients");
         this.expiryWarnings = requireNonNull(expiryWarnings, "expiryWarnings");
+    }
+
+    /** Once a minute at most: a flood must not turn into a flood of log lines. */
+    private void warnFull(String listener, int max) {
+        long now = System.nanoTime();
+        long last = lastFullWarning.get();
+        if (now - last >= 60_000_000_000L && lastFullWarning.compareAndSet(last, now)) {
+            LOG.atWarn().addKeyValue("listener", listener).addKeyValue("max_connections", max)
+                    .log("listener full: closing new connections (counted in mtls_proxy_connections_refused_total)");
+        }
     }
 
     @Override
@@ -65,6 +78,7 @@ final class ProxyChannelInitializer extends ChannelInitializer<SocketChannel> {
         if (open > config.limits().maxConnections()) {
             // Full: close before any TLS work, so a flood costs an accept and a close.
             listener.meters().refused(RejectReason.LIMIT_EXCEEDED);
+            warnFull(listener.name(), config.limits().maxConnections());
             ch.close();
             return;
         }

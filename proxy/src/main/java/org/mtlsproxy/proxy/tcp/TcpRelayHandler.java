@@ -120,9 +120,7 @@ public final class TcpRelayHandler extends ChannelInboundHandlerAdapter implemen
     public void handlerAdded(ChannelHandlerContext ctx) {
         client = ctx.channel();
         startNanos = System.nanoTime();
-        SocketAddress remote = client.remoteAddress();
-        remoteIp = remote instanceof InetSocketAddress isa && isa.getAddress() != null
-                ? isa.getAddress().getHostAddress() : String.valueOf(remote);
+        remoteIp = ConnectionAttributes.remoteIp(client);
     }
 
     // ---------------------------------------------------------------- client side
