@@ -21,14 +21,22 @@ public final class HeadTimeoutHandler extends ChannelInboundHandlerAdapter {
             + "Content-Length: 20\r\nConnection: close\r\n\r\n408 Request Timeout\n").getBytes(
             java.nio.charset.StandardCharsets.US_ASCII);
 
-    private final long timeoutMillis;
+    private final long timeoutNanos;
     private final ListenerMeters meters;
+    private final Runnable check = this::check;
     private ChannelHandlerContext ctx;
     private boolean awaitingHead = true;
+    /** {@link System#nanoTime()} by which the current head must be complete; 0 while no head is being read. */
+    private long deadline;
+    /**
+     * The connection's one check task. It stays scheduled across requests and re-arms itself for the time left
+     * when it fires before the deadline, so a keep-alive request costs two field writes, not a task scheduled
+     * and cancelled.
+     */
     private ScheduledFuture<?> timer;
 
     public HeadTimeoutHandler(long timeoutMillis, ListenerMeters meters) {
-        this.timeoutMillis = timeoutMillis;
+        this.timeoutNanos = TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
         this.meters = meters;
     }
 
@@ -39,8 +47,11 @@ public final class HeadTimeoutHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
-        if (awaitingHead && timer == null && msg instanceof ByteBuf buf && buf.isReadable()) {
-            timer = ctx.executor().schedule(this::expired, timeoutMillis, TimeUnit.MILLISECONDS);
+        if (awaitingHead && deadline == 0 && msg instanceof ByteBuf buf && buf.isReadable()) {
+            deadline = System.nanoTime() + timeoutNanos;
+            if (timer == null) {
+                timer = ctx.executor().schedule(check, timeoutNanos, TimeUnit.NANOSECONDS);
+            }
         }
         ctx.fireChannelRead(msg);
     }
@@ -48,26 +59,33 @@ public final class HeadTimeoutHandler extends ChannelInboundHandlerAdapter {
     /** The request head is complete: stop the clock until the next request begins. */
     void headReceived() {
         awaitingHead = false;
-        cancel();
+        deadline = 0;
     }
 
     /** The exchange ended and the connection stays open: the next request's head will be timed. */
     void awaitNextHead() {
         awaitingHead = true;
-        cancel();
+        deadline = 0;
     }
 
-    private void expired() {
+    private void check() {
         timer = null;
-        if (!awaitingHead || !ctx.channel().isActive()) {
+        if (deadline == 0 || !awaitingHead || !ctx.channel().isActive()) {
             return;
         }
+        long left = deadline - System.nanoTime();
+        if (left > 0) {
+            timer = ctx.executor().schedule(check, left, TimeUnit.NANOSECONDS);
+            return;
+        }
+        deadline = 0;
         meters.rejected(RejectReason.REQUEST_TIMEOUT);
         ctx.writeAndFlush(ctx.alloc().buffer(RESPONSE.length).writeBytes(RESPONSE))
                 .addListener(ChannelFutureListener.CLOSE);
     }
 
     private void cancel() {
+        deadline = 0;
         if (timer != null) {
             timer.cancel(false);
             timer = null;

@@ -52,7 +52,7 @@ import org.slf4j.LoggerFactory;
  *
  * <p>One exchange at a time. An exchange starts with a request head and ends when both the request (its last
  * chunk read) and the response (its last chunk written) are complete. Anything the client pipelines meanwhile
- * waits in {@link #pending}, and reading stops until the exchange ends, so memory per connection stays bounded.
+ * waits in {@link #pending}, and reading stops while anything waits there, so memory per connection stays bounded.
  *
  * <p>Backpressure lives in {@link #updateClientReading()} and {@link #updateBackendReading()}: each side reads
  * only while the other side's channel is writable. The backend connection runs on this channel's event loop, so
@@ -132,6 +132,12 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
     private String logPath;
     private BackendConnection upstream;
     private ScheduledFuture<?> responseTimeout;
+    private final Runnable responseTimeoutCheck = this::checkResponseTimeout;
+    private final ChannelFutureListener responseWritten = f -> onResponseWritten();
+    /** {@link System#nanoTime()} by which the backend must start its response; 0 when no clock runs. */
+    private long responseDeadline;
+    /** When the scheduled {@link #responseTimeout} check runs. */
+    private long responseTimerAt;
     private RejectReason failure;
     private int status;
     private long startNanos;
@@ -395,8 +401,12 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
         req.setProtocolVersion(HttpVersion.HTTP_1_1);
 
         state = State.CONNECTING;
-        updateClientReading();
         r.backend().acquire(client.eventLoop(), false, this);
+        if (state == State.CONNECTING) {
+            // No pooled connection: a new one is being opened; stop reading until it is there. (A pooled one was
+            // handed over inside acquire, and reading never stopped: no epoll_ctl on the common path.)
+            updateClientReading();
+        }
     }
 
     /**
@@ -666,6 +676,10 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
         closing = true;
         releasePending();
         cancelResponseTimeout();
+        if (responseTimeout != null) {
+            responseTimeout.cancel(false);
+            responseTimeout = null;
+        }
         if (exchangeActive) {
             if (failure == null && !responseDone) {
                 failure = null;
@@ -777,7 +791,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
             bytesOut += content.content().readableBytes();
             if (last) {
                 responseDone = true;
-                client.writeAndFlush(content).addListener(f -> onResponseWritten());
+                client.writeAndFlush(content).addListener(responseWritten);
             } else {
                 // Flushed when the backend's read batch completes: one TLS record and syscall per batch, not
                 // per chunk.
@@ -900,29 +914,56 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
                 || m == HttpMethod.DELETE || m == HttpMethod.TRACE;
     }
 
+    /**
+     * Starts the response clock. The clock is a deadline, not a task per request: one task per connection stays
+     * scheduled and, when it fires early (the deadline moved on with later requests), re-arms itself for the time
+     * left. Scheduling and cancelling a task per request cost a heap insertion and removal and an allocation each.
+     */
     private void scheduleResponseTimeout() {
-        long millis = route.backend().config().responseTimeout().toMillis();
-        responseTimeout = client.eventLoop().schedule(() -> {
-            responseTimeout = null;
-            if (!responseStarted && upstream != null && !closing) {
-                BackendConnection u = upstream;
-                upstream = null;
-                u.backend().release(u, false);
-                LOG.atWarn()
-                        .addKeyValue("backend", u.backend().name())
-                        .addKeyValue("route", route.name())
-                        .addKeyValue("timeout_ms", millis)
-                        .log("backend response timeout");
-                failExchange(RejectReason.BACKEND_TIMEOUT, HttpResponseStatus.GATEWAY_TIMEOUT);
-            }
-        }, millis, TimeUnit.MILLISECONDS);
-    }
-
-    private void cancelResponseTimeout() {
-        if (responseTimeout != null) {
+        long nanos = route.backend().config().responseTimeout().toNanos();
+        responseDeadline = System.nanoTime() + nanos;
+        if (responseTimeout != null && responseTimerAt - responseDeadline > 0) {
+            // The pending check comes too late for this route's (shorter) timeout.
             responseTimeout.cancel(false);
             responseTimeout = null;
         }
+        if (responseTimeout == null) {
+            armResponseTimeout(nanos);
+        }
+    }
+
+    private void armResponseTimeout(long nanos) {
+        responseTimerAt = System.nanoTime() + nanos;
+        responseTimeout = client.eventLoop().schedule(responseTimeoutCheck, nanos, TimeUnit.NANOSECONDS);
+    }
+
+    private void checkResponseTimeout() {
+        responseTimeout = null;
+        if (responseDeadline == 0 || closing) {
+            return;
+        }
+        long left = responseDeadline - System.nanoTime();
+        if (left > 0) {
+            armResponseTimeout(left);
+            return;
+        }
+        responseDeadline = 0;
+        if (!responseStarted && upstream != null) {
+            BackendConnection u = upstream;
+            upstream = null;
+            u.backend().release(u, false);
+            LOG.atWarn()
+                    .addKeyValue("backend", u.backend().name())
+                    .addKeyValue("route", route.name())
+                    .addKeyValue("timeout_ms", route.backend().config().responseTimeout().toMillis())
+                    .log("backend response timeout");
+            failExchange(RejectReason.BACKEND_TIMEOUT, HttpResponseStatus.GATEWAY_TIMEOUT);
+        }
+    }
+
+    /** Stops the response clock; the connection's check task, if scheduled, finds no deadline and ends. */
+    private void cancelResponseTimeout() {
+        responseDeadline = 0;
     }
 
     // ---------------------------------------------------------------- ending exchanges
@@ -975,7 +1016,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
             retryAfterSeconds = 0;
         }
         client.writeAndFlush(error)
-                .addListener(f -> onResponseWritten());
+                .addListener(responseWritten);
         updateClientReading();
     }
 
@@ -1049,10 +1090,12 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
     // ---------------------------------------------------------------- backpressure
 
     private void updateClientReading() {
+        // Reading goes on after the request is complete: a client that waits for the response sends nothing, and
+        // stopping and restarting reads would cost two epoll_ctl calls per request. What a client pipelines
+        // meanwhile lands in pending, and that stops reading until the exchange ends.
         boolean want = !closing
                 && pending.isEmpty()
                 && state != State.CONNECTING
-                && !(exchangeActive && requestDone)
                 && (upstream == null || state != State.STREAMING || upstream.channel().isWritable());
         if (client.config().isAutoRead() != want) {
             client.config().setAutoRead(want);
