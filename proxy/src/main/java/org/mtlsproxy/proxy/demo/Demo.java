@@ -63,7 +63,7 @@ public final class Demo implements AutoCloseable {
     public static Demo start(Path dir, HostPort bind, HostPort adminBind) throws Exception {
         Path d = dir != null ? Files.createDirectories(dir) : Files.createTempDirectory("mtls-proxy-demo-");
         CertificateAuthority pki = CertificateAuthority.init(d, new CertificateAuthority.InitOptions(ORG,
-                KeyType.EC, Duration.ofDays(30), Duration.ofDays(30), CertificateAuthority.DEFAULT_CRL_VALIDITY));
+                KeyType.EC, Duration.ofDays(90), Duration.ofDays(90), CertificateAuthority.DEFAULT_CRL_VALIDITY));
         CertificateAuthority.Issued server = pki.issue(leaf(LeafRequest.Kind.SERVER, "proxy-server")
                 .dns(List.of("localhost")).ip(List.of("127.0.0.1", "::1")).build());
         CertificateAuthority.Issued backendCert = pki.issue(leaf(LeafRequest.Kind.SERVER, "backend.demo.local")
@@ -121,7 +121,8 @@ public final class Demo implements AutoCloseable {
     }
 
     private static LeafRequest.Builder leaf(LeafRequest.Kind kind, String name) {
-        return LeafRequest.builder(kind, name).org(ORG).validity(Duration.ofDays(7));
+        // Longer than the proxy's default expiry warning (7 days), so the demo starts without warnings.
+        return LeafRequest.builder(kind, name).org(ORG).validity(Duration.ofDays(30));
     }
 
     public Path directory() {

@@ -27,6 +27,8 @@ import java.util.ArrayList;
 import java.util.Date;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.locks.ReentrantLock;
 import org.bouncycastle.asn1.DEROctetString;
 import org.bouncycastle.asn1.x500.X500Name;
 import org.bouncycastle.asn1.x500.X500NameBuilder;
@@ -88,6 +90,8 @@ public final class CertificateAuthority {
 
     /** notBefore lies this far in the past, so a peer whose clock is slightly behind accepts a fresh certificate. */
     static final Duration BACKDATE = Duration.ofMinutes(5);
+
+    private static final ConcurrentHashMap<Path, ReentrantLock> JVM_LOCKS = new ConcurrentHashMap<>();
 
     private static final List<String> CA_FILES = List.of(STATE, ROOT_PEM, ROOT_KEY, INTERMEDIATE_PEM,
             INTERMEDIATE_KEY, CRL_PEM);
@@ -516,24 +520,36 @@ public final class CertificateAuthority {
         }
     }
 
-    /** An exclusive lock on {@code pki.lock}, held until closed; closing it also closes its channel. */
+    /**
+     * An exclusive lock on the directory, held until closed: first this JVM's lock for it (a {@link FileLock} is
+     * held per JVM, so two threads taking one on the same file would get an OverlappingFileLockException), then
+     * the file lock on {@code pki.lock}, which serializes separate processes.
+     */
     private static FileLock lock(Path dir) throws IOException {
-        FileChannel ch = FileChannel.open(dir.resolve(LOCK), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+        ReentrantLock inJvm = JVM_LOCKS.computeIfAbsent(dir.toRealPath(), d -> new ReentrantLock());
+        inJvm.lock();
+        FileChannel ch = null;
         try {
-            return new ChannelClosingLock(ch, ch.lock());
+            ch = FileChannel.open(dir.resolve(LOCK), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+            return new DirectoryLock(ch, ch.lock(), inJvm);
         } catch (IOException | RuntimeException e) {
-            ch.close();
+            if (ch != null) {
+                ch.close();
+            }
+            inJvm.unlock();
             throw e;
         }
     }
 
-    /** A {@link FileLock} whose close also closes the channel it was taken on. */
-    private static final class ChannelClosingLock extends FileLock {
+    /** The {@link FileLock} of {@link #lock}: releasing it also closes its channel and unlocks the JVM lock. */
+    private static final class DirectoryLock extends FileLock {
         private final FileLock lock;
+        private final ReentrantLock inJvm;
 
-        ChannelClosingLock(FileChannel channel, FileLock lock) {
+        DirectoryLock(FileChannel channel, FileLock lock, ReentrantLock inJvm) {
             super(channel, lock.position(), lock.size(), lock.isShared());
             this.lock = lock;
+            this.inJvm = inJvm;
         }
 
         @Override
@@ -543,10 +559,17 @@ public final class CertificateAuthority {
 
         @Override
         public void release() throws IOException {
+            if (!inJvm.isHeldByCurrentThread()) {
+                return;
+            }
             try {
                 lock.release();
             } finally {
-                channel().close();
+                try {
+                    channel().close();
+                } finally {
+                    inJvm.unlock();
+                }
             }
         }
     }

@@ -248,6 +248,29 @@ class CertificateAuthorityTest {
     }
 
     @Test
+    void concurrentIssuersOnOneDirectoryLoseNoRecord() throws Exception {
+        init(KeyType.EC);
+        CertificateAuthority first = CertificateAuthority.open(dir);
+        CertificateAuthority second = CertificateAuthority.open(dir);
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(2);
+        try {
+            List<java.util.concurrent.Future<CertificateAuthority.Issued>> futures = new ArrayList<>();
+            for (int i = 0; i < 16; i++) {
+                CertificateAuthority ca = i % 2 == 0 ? first : second;
+                LeafRequest r = LeafRequest.builder(LeafRequest.Kind.CLIENT, "c" + i).build();
+                futures.add(pool.submit(() -> ca.issue(r)));
+            }
+            for (java.util.concurrent.Future<CertificateAuthority.Issued> f : futures) {
+                f.get(60, java.util.concurrent.TimeUnit.SECONDS);
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+
+        assertThat(first.certificates()).hasSize(16).extracting(CertificateEntry::serial).doesNotHaveDuplicates();
+    }
+
+    @Test
     void refusesToOverwriteACaOrAnIssuedName() throws Exception {
         CertificateAuthority ca = init(KeyType.EC);
         String rootBefore = Files.readString(dir.resolve("root-ca.pem"));
