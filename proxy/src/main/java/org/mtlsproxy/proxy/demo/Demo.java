@@ -64,11 +64,11 @@ public final class Demo implements AutoCloseable {
         Path d = dir != null ? Files.createDirectories(dir) : Files.createTempDirectory("mtls-proxy-demo-");
         CertificateAuthority pki = CertificateAuthority.init(d, new CertificateAuthority.InitOptions(ORG,
                 KeyType.EC, Duration.ofDays(90), Duration.ofDays(90), CertificateAuthority.DEFAULT_CRL_VALIDITY));
-        CertificateAuthority.Issued server = pki.issue(leaf(LeafRequest.Kind.SERVER, "proxy-server")
+        pki.issue(leaf(LeafRequest.Kind.SERVER, "proxy-server")
                 .dns(List.of("localhost")).ip(List.of("127.0.0.1", "::1")).build());
         CertificateAuthority.Issued backendCert = pki.issue(leaf(LeafRequest.Kind.SERVER, "backend.demo.local")
                 .dns(List.of("backend.demo.local")).build());
-        CertificateAuthority.Issued proxyClient = pki.issue(leaf(LeafRequest.Kind.CLIENT, "proxy-to-backend")
+        pki.issue(leaf(LeafRequest.Kind.CLIENT, "proxy-to-backend")
                 .uri(List.of("spiffe://demo.local/mtls-proxy")).ou("infra").build());
         CertificateAuthority.Issued alice = pki.issue(leaf(LeafRequest.Kind.CLIENT, "alice")
                 .uri(List.of(ALLOWED_ID)).ou("demo").build());
