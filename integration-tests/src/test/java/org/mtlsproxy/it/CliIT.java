@@ -122,7 +122,7 @@ class CliIT {
         assertThat(runJar(Duration.ofSeconds(30), "--version").out()).startsWith("mtls-proxy ");
         Result help = runJar(Duration.ofSeconds(30), "--help");
         assertThat(help.exit()).isZero();
-        assertThat(help.out()).contains("run", "validate", "demo");
+        assertThat(help.out()).contains("run", "validate", "demo", "pki");
     }
 
     private static List<String> jsonArray(String instruction) throws IOException {

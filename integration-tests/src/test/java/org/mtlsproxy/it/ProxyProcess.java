@@ -46,9 +46,18 @@ final class ProxyProcess implements AutoCloseable {
     }
 
     static ProxyProcess start(String... args) throws IOException {
-        List<String> cmd = new ArrayList<>(List.of(javaBin(), "-jar", JAR.toString()));
+        return startIn(null, args);
+    }
+
+    /** Starts the jar with {@code args} in {@code workDir} (null: this process's directory). */
+    static ProxyProcess startIn(Path workDir, String... args) throws IOException {
+        List<String> cmd = new ArrayList<>(List.of(javaBin(), "-jar", JAR.toAbsolutePath().toString()));
         cmd.addAll(List.of(args));
-        return new ProxyProcess(new ProcessBuilder(cmd).redirectErrorStream(true).start());
+        ProcessBuilder builder = new ProcessBuilder(cmd).redirectErrorStream(true);
+        if (workDir != null) {
+            builder.directory(workDir.toFile());
+        }
+        return new ProxyProcess(builder.start());
     }
 
     static String javaBin() {

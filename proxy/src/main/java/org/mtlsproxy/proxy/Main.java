@@ -10,6 +10,8 @@ import org.mtlsproxy.config.HostPort;
 import org.mtlsproxy.config.ProxyConfig;
 import org.mtlsproxy.proxy.demo.Demo;
 import org.mtlsproxy.proxy.metrics.ProxyMetrics;
+import org.mtlsproxy.proxy.pki.PkiCommand;
+import org.mtlsproxy.proxy.pki.PkiException;
 import org.mtlsproxy.proxy.runtime.RuntimeSnapshot;
 import org.mtlsproxy.proxy.server.ProxyServer;
 import org.mtlsproxy.proxy.tls.SslContextFactory;
@@ -23,7 +25,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /**
- * The command line: {@code run} (the default), {@code validate} and {@code demo}.
+ * The command line: {@code run} (the default), {@code validate}, {@code demo} and {@code pki}.
  *
  * <p>Exit codes: 0 success, 1 runtime failure (TLS material unusable, port taken), 2 invalid configuration or
  * usage, 3 the demo's self-check failed.
@@ -31,7 +33,7 @@ import picocli.CommandLine.Spec;
 @Command(name = "mtls-proxy", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "An mTLS-terminating reverse proxy: verifies client certificates, authorizes the identity "
                 + "per route and forwards over verified TLS.%nWithout a command, runs the proxy (like `run`).",
-        subcommands = {Main.Run.class, Main.Validate.class, Main.DemoCommand.class})
+        subcommands = {Main.Run.class, Main.Validate.class, Main.DemoCommand.class, PkiCommand.class})
 public final class Main implements Callable<Integer> {
 
     static final String LEAK_DETECTION_LEVEL = "io.netty.leakDetection.level";
@@ -246,6 +248,9 @@ public final class Main implements Callable<Integer> {
                 err.println("cannot start the demo: " + e.getMessage()
                         + " (choose other ports with --bind and --admin-bind)");
                 return EXIT_RUNTIME;
+            } catch (PkiException e) {
+                err.println("cannot start the demo: " + e.getMessage());
+                return EXIT_CONFIG;
             }
             demo.printInstructions(System.out);
             boolean ok = demo.selfCheck(System.out);

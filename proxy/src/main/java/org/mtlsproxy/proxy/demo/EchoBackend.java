@@ -26,6 +26,7 @@ import java.security.cert.X509Certificate;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import javax.net.ssl.SSLPeerUnverifiedException;
+import org.mtlsproxy.proxy.pki.CertificateAuthority;
 import org.mtlsproxy.proxy.tls.SslContextFactory;
 import org.mtlsproxy.proxy.transport.Transport;
 
@@ -43,9 +44,9 @@ final class EchoBackend implements AutoCloseable {
         this.channel = channel;
     }
 
-    static EchoBackend start(DemoPki.Issued server, X509Certificate trustedClientCa, String identityHeader)
-            throws Exception {
-        SslContext ctx = SslContextBuilder.forServer(server.key(), server.certificate())
+    static EchoBackend start(CertificateAuthority.Issued server, X509Certificate trustedClientCa,
+            String identityHeader) throws Exception {
+        SslContext ctx = SslContextBuilder.forServer(server.key(), server.chain())
                 .sslProvider(SslContextFactory.provider())
                 .clientAuth(ClientAuth.REQUIRE)
                 .trustManager(trustedClientCa)
