@@ -29,6 +29,8 @@ import org.mtlsproxy.config.HostPort;
 import org.mtlsproxy.config.TcpListenerConfig.ProxyProtocol;
 import org.mtlsproxy.proxy.RejectReason;
 import org.mtlsproxy.proxy.authz.Decision;
+import org.mtlsproxy.proxy.runtime.ShadowRules;
+import org.slf4j.spi.LoggingEventBuilder;
 import org.mtlsproxy.proxy.http.ConnectionAttributes;
 import org.mtlsproxy.proxy.http.DrainEvent;
 import org.mtlsproxy.proxy.http.SnapshotChanged;
@@ -98,6 +100,8 @@ public final class TcpRelayHandler extends ChannelInboundHandlerAdapter implemen
     private HostPort upstream;
     private String decision;
     private String detail;
+    /** What the listener's shadow-allow rules decided; null when it has none. */
+    private Decision shadowDecision;
     private String end;
     private boolean draining;
     private long startNanos;
@@ -177,6 +181,9 @@ public final class TcpRelayHandler extends ChannelInboundHandlerAdapter implemen
             return;
         }
         Decision d = tcp.authorizer().decide(identity);
+        if (tcp.shadow() != null) {
+            shadowDecision = tcp.shadow().evaluate(d, identity, remoteIp);
+        }
         if (!d.allowed()) {
             tcp.meters().denied();
             deny(d.reason());
@@ -616,7 +623,7 @@ public final class TcpRelayHandler extends ChannelInboundHandlerAdapter implemen
         SslHandler ssl = client.pipeline().get(SslHandler.class);
         SSLSession session = ssl == null ? null : ssl.engine().getSession();
         Long hs = client.attr(ConnectionAttributes.HANDSHAKE_NANOS).get();
-        ACCESS.atInfo()
+        LoggingEventBuilder line = ACCESS.atInfo()
                 .addKeyValue("listener", listener.name())
                 .addKeyValue("remote", remoteIp)
                 .addKeyValue("tls", session == null ? "" : session.getProtocol())
@@ -625,8 +632,12 @@ public final class TcpRelayHandler extends ChannelInboundHandlerAdapter implemen
                 .addKeyValue("protocol", "tcp")
                 .addKeyValue("backend", tcp.connector().name())
                 .addKeyValue("decision", decision == null ? "" : decision)
-                .addKeyValue("detail", detail == null ? "" : detail)
-                .addKeyValue("upstream", upstream == null ? "" : upstream.toString())
+                .addKeyValue("detail", detail == null ? "" : detail);
+        if (shadowDecision != null) {
+            line = line.addKeyValue("shadow", ShadowRules.label(shadowDecision))
+                    .addKeyValue("shadow_rule", shadowDecision.allowed() ? shadowDecision.rule() : "");
+        }
+        line.addKeyValue("upstream", upstream == null ? "" : upstream.toString())
                 .addKeyValue("bytes_in", bytesIn)
                 .addKeyValue("bytes_out", bytesOut)
                 .addKeyValue("end", end == null ? "" : (draining ? end + " (draining)" : end))
