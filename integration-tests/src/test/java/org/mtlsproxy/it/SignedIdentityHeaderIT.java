@@ -214,6 +214,30 @@ class SignedIdentityHeaderIT {
     }
 
     @Test
+    void theKeyFileIsWatchedLikeTheCertificates() throws Exception {
+        KeyPair oldKey = p256();
+        KeyPair newKey = p256();
+        Path keyFile = writeSec1(oldKey, "signing.key");
+        try (ProxyFixture proxy = ProxyFixture.builder().backend("b", backend.port())
+                .route("all", null, "/", "b", ALLOW_ANY)
+                .set("mtls-proxy.reload { debounce = 200ms, check-interval = 1s }")
+                .set("mtls-proxy.identity-header.signed { enabled = true, key-file = " + ProxyFixture.hocon(keyFile)
+                        + ", key-id = \"proxy-1\" }")
+                .start()) {
+            // Only the key file changes (same kid: a rotation should change both, but this shows the watch)
+            writeSec1(newKey, "signing.key");
+            org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10))
+                    .until(() -> proxy.reloads("success") >= 1);
+            try (TestHttpClient client = proxy.client(PKI.goodClient())) {
+                assertThat(client.get("/watched").status()).isEqualTo(200);
+            }
+        }
+        String token = only().header(HEADER);
+        assertRefused(verifier(oldKey), token, "GET", "localhost", "/watched", "step 3: bad signature");
+        assertThat(verifier(newKey).verify(List.of(token), "GET", "localhost", "/watched")).isNotNull();
+    }
+
+    @Test
     void aReloadWithAnUnusableKeyKeepsSigningWithTheOldOne() throws Exception {
         KeyPair key = p256();
         Path keyFile = writeSec1(key, "signing.key");

@@ -34,20 +34,20 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.mtlsproxy.proxy.RejectReason;
 import org.mtlsproxy.proxy.authz.Decision;
-import org.mtlsproxy.proxy.runtime.ShadowRules;
-import org.slf4j.spi.LoggingEventBuilder;
 import org.mtlsproxy.proxy.identity.ClientIdentity;
 import org.mtlsproxy.proxy.identity.IdentityExtractor;
-import org.mtlsproxy.proxy.tls.ClientCertificateException;
-import org.mtlsproxy.proxy.tls.PeerChain;
 import org.mtlsproxy.proxy.runtime.ListenerRuntime;
 import org.mtlsproxy.proxy.runtime.RouteRuntime;
+import org.mtlsproxy.proxy.runtime.ShadowRules;
+import org.mtlsproxy.proxy.tls.ClientCertificateException;
+import org.mtlsproxy.proxy.tls.PeerChain;
 import org.mtlsproxy.proxy.upstream.AcquireCallback;
 import org.mtlsproxy.proxy.upstream.Backend;
 import org.mtlsproxy.proxy.upstream.BackendConnection;
 import org.mtlsproxy.proxy.upstream.UpstreamListener;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.slf4j.spi.LoggingEventBuilder;
 
 /**
  * The HTTP/1.1 stage of a client connection: route, authorize, sanitize, forward, stream the response back.

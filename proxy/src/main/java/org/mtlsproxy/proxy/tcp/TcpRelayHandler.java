@@ -29,8 +29,6 @@ import org.mtlsproxy.config.HostPort;
 import org.mtlsproxy.config.TcpListenerConfig.ProxyProtocol;
 import org.mtlsproxy.proxy.RejectReason;
 import org.mtlsproxy.proxy.authz.Decision;
-import org.mtlsproxy.proxy.runtime.ShadowRules;
-import org.slf4j.spi.LoggingEventBuilder;
 import org.mtlsproxy.proxy.http.ConnectionAttributes;
 import org.mtlsproxy.proxy.http.DrainEvent;
 import org.mtlsproxy.proxy.http.SnapshotChanged;
@@ -38,11 +36,13 @@ import org.mtlsproxy.proxy.http.Xfcc;
 import org.mtlsproxy.proxy.identity.ClientIdentity;
 import org.mtlsproxy.proxy.identity.IdentityExtractor;
 import org.mtlsproxy.proxy.runtime.ListenerRuntime;
-import org.mtlsproxy.proxy.tls.PeerChain;
+import org.mtlsproxy.proxy.runtime.ShadowRules;
 import org.mtlsproxy.proxy.tls.ClientCertificateException;
+import org.mtlsproxy.proxy.tls.PeerChain;
 import org.mtlsproxy.proxy.upstream.RelayConnector;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.slf4j.spi.LoggingEventBuilder;
 
 /**
  * The last stage of a {@code protocol = tcp} client connection: authorize the verified identity, open a fresh TLS
