@@ -128,7 +128,7 @@ final class ConfigMapper {
             }
             tcp = Optional.ofNullable(tcpListener(node, name));
         } else if (protocol == ListenerConfig.Protocol.HTTP) {
-            for (String key : List.of("backend", "allow", "tcp")) {
+            for (String key : List.of("backend", "allow", "shadow-allow", "tcp")) {
                 if (node.written(key)) {
                     problems.add(node.writtenOriginOf(key), node.path(key), "only a listener with protocol = tcp has "
                             + key + " (expected: protocol = tcp, or remove " + key + "; an http listener sends "
@@ -165,18 +165,16 @@ final class ConfigMapper {
         }
         Set<String> bundles = listenerName == null ? Set.of()
                 : trustBundlesByListener.getOrDefault(listenerName, Set.of());
-        List<AllowRule> allow = new ArrayList<>();
-        List<ConfigNode> rules = node.elements("allow", template("allow-rule"), schemaOf("allow-rule"));
-        for (int i = 0; i < rules.size(); i++) {
-            allow.add(allowRule(rules.get(i), i, bundles, "of this listener"));
-        }
+        List<AllowRule> allow = allowRules(node, "allow", bundles, "of this listener");
+        List<AllowRule> shadowAllow = allowRules(node, "shadow-allow", bundles, "of this listener");
         ConfigNode tcpNode = node.child("tcp");
         if (tcpNode == null) {
             return null;
         }
         TcpListenerConfig.ProxyProtocol proxyProtocol = proxyProtocol(tcpNode);
         Duration idleTimeout = tcpNode.duration("idle-timeout");
-        return node.build(before, () -> new TcpListenerConfig(backend, allow, proxyProtocol, idleTimeout));
+        return node.build(before, () -> new TcpListenerConfig(backend, allow, proxyProtocol, idleTimeout,
+                shadowAllow));
     }
 
     private static TcpListenerConfig.ProxyProtocol proxyProtocol(ConfigNode node) {
@@ -367,16 +365,27 @@ final class ConfigMapper {
                     + suggestAndList(backend, backendNames));
         }
         Set<String> bundles = trustBundlesFor(listeners);
-        List<AllowRule> allow = new ArrayList<>();
-        List<ConfigNode> rules = node.elements("allow", template("allow-rule"), schemaOf("allow-rule"));
-        for (int i = 0; i < rules.size(); i++) {
-            allow.add(allowRule(rules.get(i), i, bundles, "of any listener this route applies to"));
-        }
+        List<AllowRule> allow = allowRules(node, "allow", bundles, "of any listener this route applies to");
+        List<AllowRule> shadowAllow = allowRules(node, "shadow-allow", bundles,
+                "of any listener this route applies to");
         ConfigNode limitsNode = node.child("limits");
         RouteLimitsConfig limits = limitsNode == null ? null : routeLimits(limitsNode);
         boolean websocket = node.bool("websocket");
         return node.build(before, () -> new RouteConfig(name, listeners, host, pathPrefix, backend, allow, limits,
-                websocket));
+                websocket, shadowAllow));
+    }
+
+    /**
+     * The rules under {@code key} ({@code allow} or {@code shadow-allow}: the same shape, checked the same way); a
+     * rule's default name is {@code key[i]}, so a shadow rule is never mistaken for an enforced one in logs.
+     */
+    private List<AllowRule> allowRules(ConfigNode node, String key, Set<String> bundles, String scope) {
+        List<AllowRule> rules = new ArrayList<>();
+        List<ConfigNode> nodes = node.elements(key, template("allow-rule"), schemaOf("allow-rule"));
+        for (int i = 0; i < nodes.size(); i++) {
+            rules.add(allowRule(nodes.get(i), key + "[" + i + "]", bundles, scope));
+        }
+        return rules;
     }
 
     private String routeHost(ConfigNode node, String written) {
@@ -389,9 +398,9 @@ final class ConfigMapper {
         return host;
     }
 
-    private AllowRule allowRule(ConfigNode node, int index, Set<String> knownBundles, String scope) {
+    private AllowRule allowRule(ConfigNode node, String defaultName, Set<String> knownBundles, String scope) {
         int before = problems.count();
-        String name = node.optionalString("name", "a label for logs and metrics").orElse("allow[" + index + "]");
+        String name = node.optionalString("name", "a label for logs and metrics").orElse(defaultName);
         Optional<String> spiffeId = field(node, "spiffe-id");
         spiffeId.ifPresent(id -> Syntax.spiffeIdPatternError(id).ifPresent(reason -> node.problem("spiffe-id",
                 "\"" + id + "\" is not a SPIFFE ID: " + reason + " (expected: " + Syntax.SPIFFE_ID_EXPECTED + ")")));
@@ -524,7 +533,47 @@ final class ConfigMapper {
         for (int i = 0; i < written.size(); i++) {
             strip.add(headerName(node, "strip", written.get(i)));
         }
-        return node.build(before, () -> new IdentityHeaderConfig(name, strip));
+        ConfigNode signedNode = node.child("signed");
+        Optional<SignedHeaderConfig> signed = signedNode == null || !signedNode.bool("enabled") ? Optional.empty()
+                : Optional.ofNullable(signedHeader(signedNode, name));
+        return node.build(before, () -> new IdentityHeaderConfig(name, strip, signed));
+    }
+
+    /** The enabled signed identity header; its key is read here, so a bad key fails validate and reload alike. */
+    private SignedHeaderConfig signedHeader(ConfigNode node, String xfccName) {
+        int before = problems.count();
+        String header = headerName(node, "header", node.string("header", "an HTTP header name"));
+        if (header != null && header.equals(xfccName)) {
+            node.problem("header", "\"" + header + "\" is also identity-header.name (expected: a header of its own, "
+                    + "e.g. x-mtls-proxy-identity)");
+        }
+        String expected = "ES256 or HS256";
+        String written = node.string("algorithm", expected);
+        SignedHeaderConfig.Algorithm algorithm = written == null ? null
+                : SignedHeaderConfig.Algorithm.of(written).orElse(null);
+        if (written != null && algorithm == null) {
+            node.problem("algorithm", "\"" + written + "\" is not supported (expected: " + expected + ")");
+        }
+        Path keyFile = node.file("key-file", algorithm == SignedHeaderConfig.Algorithm.HS256
+                ? "a file with the base64 HS256 secret" : "a PEM file with the EC P-256 signing key");
+        String keyId = node.string("key-id", "the JWS kid that names this key to backends, e.g. \"proxy-2025-01\"");
+        if (keyId != null && !SignedHeaderConfig.KEY_ID.matcher(keyId).matches()) {
+            node.problem("key-id", "\"" + keyId + "\" is not a usable key id (expected: 1 to 128 of A-Z a-z 0-9 "
+                    + ". _ : + / = -)");
+        }
+        Duration maxAge = node.duration("max-age");
+        if (maxAge != null && maxAge.getSeconds() < 1) {
+            node.problem("max-age", maxAge + " is shorter than a second (expected: at least 1s; iat and exp are "
+                    + "whole seconds)");
+        }
+        if (problems.count() == before) {
+            try {
+                SigningKeys.read(new SignedHeaderConfig(header, algorithm, keyFile, keyId, maxAge));
+            } catch (IOException e) {
+                node.problem("key-file", e.getMessage());
+            }
+        }
+        return node.build(before, () -> new SignedHeaderConfig(header, algorithm, keyFile, keyId, maxAge));
     }
 
     private static String headerName(ConfigNode node, String key, String written) {

@@ -42,7 +42,10 @@ public record ProxyConfig(
         requireNonNull(source, "source");
     }
 
-    /** Every file this configuration reads: certificates, keys, CA bundles and CRLs (not the config file). */
+    /**
+     * Every file this configuration reads: certificates, keys, CA bundles, CRLs and the identity-header signing key
+     * (not the config file).
+     */
     public java.util.Set<java.nio.file.Path> referencedFiles() {
         java.util.Set<java.nio.file.Path> files = new java.util.LinkedHashSet<>();
         for (ListenerConfig l : listeners) {
@@ -58,6 +61,7 @@ public record ProxyConfig(
             b.tls().certificateChain().ifPresent(files::add);
             b.tls().privateKey().ifPresent(files::add);
         }
+        identityHeader.signed().ifPresent(s -> files.add(s.keyFile()));
         return files;
     }
 

@@ -19,6 +19,8 @@ import java.util.Optional;
  * @param websocket  whether an HTTP/1.1 WebSocket upgrade is passed to the backend and, once it answers 101,
  *                   relayed as a byte tunnel; when false the {@code Upgrade} header is stripped like any
  *                   hop-by-hop field
+ * @param shadowAllow dry-run rules evaluated beside {@code allow} on every authorized request and only counted and
+ *                   logged, never enforced; empty evaluates nothing
  */
 public record RouteConfig(
         String name,
@@ -28,12 +30,13 @@ public record RouteConfig(
         String backend,
         List<AllowRule> allow,
         RouteLimitsConfig limits,
-        boolean websocket) {
+        boolean websocket,
+        List<AllowRule> shadowAllow) {
 
     /** A route without WebSocket. */
     public RouteConfig(String name, List<String> listeners, Optional<String> host, String pathPrefix, String backend,
             List<AllowRule> allow, RouteLimitsConfig limits) {
-        this(name, listeners, host, pathPrefix, backend, allow, limits, false);
+        this(name, listeners, host, pathPrefix, backend, allow, limits, false, List.of());
     }
 
     public RouteConfig {
@@ -44,6 +47,7 @@ public record RouteConfig(
         requireNonNull(backend, "backend");
         allow = List.copyOf(requireNonNull(allow, "allow"));
         requireNonNull(limits, "limits");
+        shadowAllow = List.copyOf(requireNonNull(shadowAllow, "shadowAllow"));
         if (!pathPrefix.startsWith("/")) {
             throw new IllegalArgumentException("pathPrefix must start with /");
         }

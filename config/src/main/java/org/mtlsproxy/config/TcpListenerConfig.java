@@ -15,15 +15,24 @@ import java.util.Optional;
  * @param allow         rules of which any one must match the client identity; empty allows nobody
  * @param proxyProtocol whether the backend connection starts with a PROXY protocol header
  * @param idleTimeout   a relay on which no byte moved in either direction for this long is closed
+ * @param shadowAllow   dry-run rules evaluated beside {@code allow} for every connection, counted and logged, never
+ *                      enforced; empty evaluates nothing
  */
 public record TcpListenerConfig(String backend, List<AllowRule> allow, ProxyProtocol proxyProtocol,
-        Duration idleTimeout) {
+        Duration idleTimeout, List<AllowRule> shadowAllow) {
+
+    /** A tcp listener without shadow rules. */
+    public TcpListenerConfig(String backend, List<AllowRule> allow, ProxyProtocol proxyProtocol,
+            Duration idleTimeout) {
+        this(backend, allow, proxyProtocol, idleTimeout, List.of());
+    }
 
     public TcpListenerConfig {
         requireNonNull(backend, "backend");
         allow = List.copyOf(requireNonNull(allow, "allow"));
         requireNonNull(proxyProtocol, "proxyProtocol");
         requireNonNull(idleTimeout, "idleTimeout");
+        shadowAllow = List.copyOf(requireNonNull(shadowAllow, "shadowAllow"));
     }
 
     /** The PROXY protocol header sent to the backend first, if any. */

@@ -42,7 +42,8 @@ class ConfigProblemsTest {
         assertThat(problems(hocon)).singleElement().satisfies(p -> {
             assertThat(p.path()).isEqualTo("listeners[0].colour");
             assertThat(p.message()).isEqualTo(
-                    "unknown key (expected one of: allow, backend, bind, http, limits, name, protocol, tcp, tls)");
+                    "unknown key (expected one of: allow, backend, bind, http, limits, name, protocol, shadow-allow, tcp, "
+                            + "tls)");
         });
     }
 
@@ -540,6 +541,122 @@ class ConfigProblemsTest {
             assertThat(p.origin()).isEqualTo(at(hocon, "${MTLS_PROXY_TEST"));
             assertThat(p.message()).contains("MTLS_PROXY_TEST_VARIABLE_THAT_IS_NEVER_SET");
         });
+    }
+
+    @Test
+    void shadowAllowRulesAreCheckedLikeAllowRulesAndNamedByTheirPath() {
+        String hocon = TestPki.validConfigWith("backend = orders\n", "backend = orders\n"
+                + "shadow-allow = [{ spiffe-id = \"spife://x\" }, { trust-bundle = staging }, {}]\n");
+
+        assertThat(problems(hocon)).extracting(ConfigProblem::path, ConfigProblem::message).containsExactly(
+                tuple("routes[0].shadow-allow[0].spiffe-id", "\"spife://x\" is not a SPIFFE ID: it must start with "
+                        + "spiffe:// (expected: " + Syntax.SPIFFE_ID_EXPECTED + ")"),
+                tuple("routes[0].shadow-allow[1].trust-bundle", "`staging` is not a client-trust name of any "
+                        + "listener this route applies to (defined: prod)"),
+                tuple("routes[0].shadow-allow[2]", "empty allow rule (expected: at least one of spiffe-id, uri-san, "
+                        + "dns-san, subject-cn, subject-ou, subject-o, fingerprint-sha256, trust-bundle, "
+                        + "trust-domain)"));
+    }
+
+    @Test
+    void shadowAllowBelongsToRoutesAndTcpListenersNotToHttpListeners() {
+        String hocon = TestPki.validConfigWith("bind = \"127.0.0.1:8443\"",
+                "bind = \"127.0.0.1:8443\", shadow-allow = [{ subject-cn = x }]");
+
+        assertThat(problems(hocon)).singleElement().satisfies(p -> {
+            assertThat(p.path()).isEqualTo("listeners[0].shadow-allow");
+            assertThat(p.message()).startsWith("only a listener with protocol = tcp has shadow-allow");
+        });
+    }
+
+    @Test
+    void signedIdentityHeaderNeedsAKeyFileAndKeyId() {
+        String hocon = TestPki.VALID_CONFIG + "mtls-proxy.identity-header.signed.enabled = true\n";
+
+        assertThat(problems(hocon)).extracting(ConfigProblem::path).containsExactly(
+                "identity-header.signed.key-file", "identity-header.signed.key-id");
+    }
+
+    @Test
+    void signedIdentityHeaderRefusesAShortHmacSecretNamingTheFile() throws Exception {
+        pki.write("hmac.key", java.util.Base64.getEncoder().encodeToString(new byte[31]) + "\n");
+        String hocon = TestPki.VALID_CONFIG + """
+                mtls-proxy.identity-header.signed { enabled = true, algorithm = HS256, key-file = "hmac.key",
+                  key-id = k1 }
+                """;
+
+        assertThat(problems(hocon)).singleElement().satisfies(p -> {
+            assertThat(p.path()).isEqualTo("identity-header.signed.key-file");
+            assertThat(p.message()).isEqualTo("the HS256 key in " + dir.resolve("hmac.key") + " is 31 bytes "
+                    + "(expected: at least 32 bytes once base64-decoded, e.g. `openssl rand -base64 32`)");
+        });
+    }
+
+    @Test
+    void signedIdentityHeaderRefusesANonBase64SecretAndANonP256Key() throws Exception {
+        pki.write("hmac.key", "not base64 at all!");
+        java.security.KeyPairGenerator p384 = java.security.KeyPairGenerator.getInstance("EC");
+        p384.initialize(new java.security.spec.ECGenParameterSpec("secp384r1"));
+        pki.write("p384.key", TestPki.traditionalPem(p384.generateKeyPair().getPrivate()));
+        String hmac = TestPki.VALID_CONFIG + """
+                mtls-proxy.identity-header.signed { enabled = true, algorithm = HS256, key-file = "hmac.key",
+                  key-id = k1 }
+                """;
+        String ec = TestPki.VALID_CONFIG + """
+                mtls-proxy.identity-header.signed { enabled = true, key-file = "p384.key", key-id = k1 }
+                """;
+
+        assertThat(problems(hmac)).singleElement().extracting(ConfigProblem::message).asString()
+                .startsWith("the HS256 key file " + dir.resolve("hmac.key") + " is not base64");
+        assertThat(problems(ec)).singleElement().extracting(ConfigProblem::message).isEqualTo(
+                "the EC key in " + dir.resolve("p384.key") + " is not on curve P-256 (expected: prime256v1 / "
+                        + "secp256r1 for ES256)");
+    }
+
+    @Test
+    void signedIdentityHeaderChecksAlgorithmKeyIdHeaderAndMaxAge() throws Exception {
+        pki.write("signing.key", pki.server.getPrivateKeyPEM());
+        String hocon = TestPki.VALID_CONFIG + """
+                mtls-proxy.identity-header.signed { enabled = true, algorithm = RS256, key-file = "signing.key",
+                  key-id = "a b", header = x-forwarded-client-cert, max-age = 10ms }
+                """;
+
+        assertThat(problems(hocon)).extracting(ConfigProblem::path).containsExactly(
+                "identity-header.signed.header", "identity-header.signed.algorithm", "identity-header.signed.key-id",
+                "identity-header.signed.max-age");
+    }
+
+    @Test
+    void signedIdentityHeaderAcceptsAnSec1P256KeyAndIsWatched() throws Exception {
+        Path key = pki.write("signing.key", TestPki.traditionalPem(pki.server.getKeyPair().getPrivate()));
+        assertThat(Files.readString(key)).contains("BEGIN EC PRIVATE KEY");
+        String hocon = TestPki.VALID_CONFIG + """
+                mtls-proxy.identity-header.signed { enabled = true, key-file = "signing.key", key-id = proxy-1 }
+                """;
+
+        ProxyConfig config = ConfigLoader.parse(hocon, dir, SOURCE);
+
+        SignedHeaderConfig signed = config.identityHeader().signed().orElseThrow();
+        assertThat(signed.header()).isEqualTo("x-mtls-proxy-identity");
+        assertThat(signed.algorithm()).isEqualTo(SignedHeaderConfig.Algorithm.ES256);
+        assertThat(signed.keyId()).isEqualTo("proxy-1");
+        assertThat(signed.maxAge()).isEqualTo(java.time.Duration.ofSeconds(60));
+        assertThat(config.referencedFiles()).contains(key);
+        assertThat(ConfigLoader.parse(TestPki.VALID_CONFIG, dir, SOURCE).identityHeader().signed()).isEmpty();
+    }
+
+    @Test
+    void shadowAllowRulesAreReadBesideAllowWithTheirOwnDefaultNames() {
+        String hocon = TestPki.validConfigWith("backend = orders\n", "backend = orders\n"
+                + "shadow-allow = [{ spiffe-id = \"spiffe://example.org/ns/prod/**\" }, { name = ops, subject-o = "
+                + "acme }]\n");
+
+        RouteConfig route = ConfigLoader.parse(hocon, dir, SOURCE).routes().get(0);
+
+        assertThat(route.allow()).extracting(AllowRule::name).containsExactly("allow[0]", "reporting");
+        assertThat(route.shadowAllow()).extracting(AllowRule::name).containsExactly("shadow-allow[0]", "ops");
+        assertThat(route.shadowAllow().get(0).spiffeId()).contains("spiffe://example.org/ns/prod/**");
+        assertThat(ConfigLoader.parse(TestPki.VALID_CONFIG, dir, SOURCE).routes().get(0).shadowAllow()).isEmpty();
     }
 
     private List<ConfigProblem> problems(String hocon) {

@@ -147,6 +147,42 @@ class TcpModeIT {
     }
 
     @Test
+    void shadowRulesAreCountedPerConnectionButNeverEnforced() throws Exception {
+        backend = new RawTls.ScriptedBackend(TcpModeIT::echo);
+        // The opposite of the enforced rule (the good client only): the other client in, the good client out.
+        start("none", "shadow-allow = [{ name = dev, spiffe-id = \"spiffe://test.local/ns/dev/**\" }]");
+
+        try (SSLSocket client = connect(PKI.goodClient(), 0)) {
+            client.getOutputStream().write("ping".getBytes(StandardCharsets.US_ASCII));
+            client.shutdownOutput();
+            assertThat(new String(client.getInputStream().readAllBytes(), StandardCharsets.US_ASCII))
+                    .isEqualTo("ping");
+        }
+        try (SSLSocket client = connect(PKI.otherClient(), 0)) {
+            int first;
+            try {
+                first = client.getInputStream().read();
+            } catch (IOException e) {
+                first = -1;
+            }
+            assertThat(first).as("the shadow rules' allow is not enforced").isEqualTo(-1);
+        }
+
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
+            assertThat(counter("mtls_proxy.tcp.authz.shadow.decisions", "listener", LISTENER, "result", "denied"))
+                    .isEqualTo(1);
+            assertThat(counter("mtls_proxy.tcp.authz.shadow.decisions", "listener", LISTENER, "result", "allowed"))
+                    .isEqualTo(1);
+        });
+        assertThat(counter("mtls_proxy.tcp.authz.shadow.disagreements", "listener", LISTENER, "enforced", "allowed",
+                "shadow", "denied")).isEqualTo(1);
+        assertThat(counter("mtls_proxy.tcp.authz.shadow.disagreements", "listener", LISTENER, "enforced", "denied",
+                "shadow", "allowed")).isEqualTo(1);
+        assertThat(backend.accepted.get()).isEqualTo(1);
+        assertThat(proxy.snapshot().tcpOrNull(LISTENER).shadowAuthorizer()).isPresent();
+    }
+
+    @Test
     void deniedIdentityIsClosedWithoutContactingTheBackend() throws Exception {
         backend = new RawTls.ScriptedBackend(TcpModeIT::echo);
         start("none");
@@ -319,6 +355,11 @@ class TcpModeIT {
     }
 
     private void start(String proxyProtocol) throws Exception {
+        start(proxyProtocol, "");
+    }
+
+    /** {@code listenerHocon} is added to the tcp listener, e.g. shadow-allow rules. */
+    private void start(String proxyProtocol, String listenerHocon) throws Exception {
         String hocon = """
                 mtls-proxy {
                   listeners = [{
@@ -333,6 +374,7 @@ class TcpModeIT {
                     backend = echo
                     allow = [{ name = orders, spiffe-id = "%s" }]
                     tcp { proxy-protocol = %s }
+                    %s
                   }]
                   backends {
                     echo {
@@ -350,7 +392,7 @@ class TcpModeIT {
                 }
                 """.formatted(LISTENER, q(PKI.proxyServer().chainPem()), q(PKI.proxyServer().keyPem()),
                 q(PKI.clientRootPem()), q(PKI.clientCrlPem()), TestPki.GOOD_CLIENT_SPIFFE_ID, proxyProtocol,
-                backend.port(), q(PKI.backendRootPem()), TestPki.BACKEND_DNS_NAME,
+                listenerHocon, backend.port(), q(PKI.backendRootPem()), TestPki.BACKEND_DNS_NAME,
                 q(PKI.proxyClientForBackend().chainPem()), q(PKI.proxyClientForBackend().keyPem()));
         Path file = Files.createTempFile(PKI.directory(), "tcp-proxy-", ".conf");
         Files.writeString(file, hocon);

@@ -125,10 +125,18 @@ public final class RecordingBackend implements AutoCloseable {
      * @param bodySha256Hex SHA-256 of the body, lower-case hex
      * @param peerSubject   the subject (RFC 2253) of the client certificate presented on this connection, or
      *                      {@code null} if none was presented
+     * @param trailers      a copy of the request's trailer fields (empty when it had none)
      */
     public record Received(
             String method, String uri, HttpHeaders headers, long bodyLength, String bodySha256Hex,
-            String peerSubject) {
+            String peerSubject, HttpHeaders trailers) {
+
+        /** A request without trailers. */
+        public Received(String method, String uri, HttpHeaders headers, long bodyLength, String bodySha256Hex,
+                String peerSubject) {
+            this(method, uri, headers, bodyLength, bodySha256Hex, peerSubject,
+                    io.netty.handler.codec.http.EmptyHttpHeaders.INSTANCE);
+        }
 
         /** Validates that every component but {@code peerSubject} is present. */
         public Received {
@@ -136,6 +144,7 @@ public final class RecordingBackend implements AutoCloseable {
             requireNonNull(uri, "uri");
             requireNonNull(headers, "headers");
             requireNonNull(bodySha256Hex, "bodySha256Hex");
+            requireNonNull(trailers, "trailers");
         }
 
         /** The path of {@link #uri()}, without the query string, still percent-encoded. */
@@ -325,6 +334,7 @@ public final class RecordingBackend implements AutoCloseable {
         private final HttpHeaders headers;
         private final MessageDigest digest = sha256();
         private long bodyLength;
+        private HttpHeaders trailers = io.netty.handler.codec.http.EmptyHttpHeaders.INSTANCE;
 
         RequestInProgress(HttpRequest head) {
             this.head = head;
@@ -340,7 +350,7 @@ public final class RecordingBackend implements AutoCloseable {
 
         Exchange complete(String peerSubject) {
             Received request = new Received(head.method().name(), head.uri(), headers, bodyLength,
-                    HexFormat.of().formatHex(digest.digest()), peerSubject);
+                    HexFormat.of().formatHex(digest.digest()), peerSubject, trailers);
             return new Exchange(request, head.protocolVersion(), HttpUtil.isKeepAlive(head));
         }
     }
@@ -390,7 +400,8 @@ public final class RecordingBackend implements AutoCloseable {
                 }
                 if (msg instanceof HttpContent content && current != null) {
                     current.update(content.content());
-                    if (msg instanceof LastHttpContent) {
+                    if (msg instanceof LastHttpContent last) {
+                        current.trailers = last.trailingHeaders().copy();
                         stopThrottling(ctx);
                         Exchange exchange = current.complete(peerSubject);
                         current = null;

@@ -17,7 +17,15 @@ import org.bouncycastle.asn1.x509.GeneralNames;
 import org.bouncycastle.cert.jcajce.JcaX509CertificateConverter;
 import org.bouncycastle.cert.jcajce.JcaX509v3CertificateBuilder;
 import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Base64;
 import org.mtlsproxy.config.AllowRule;
+import org.mtlsproxy.config.SignedHeaderConfig;
+import org.mtlsproxy.proxy.http.IdentitySigner;
+import org.mtlsproxy.proxy.metrics.ProxyMetrics;
+import org.mtlsproxy.proxy.runtime.ShadowRules;
 import org.mtlsproxy.proxy.authz.Authorizer;
 import org.mtlsproxy.proxy.authz.Decision;
 import org.mtlsproxy.proxy.http.PathNormalizer;
@@ -55,6 +63,11 @@ public class HotPathBenchmarks {
     private ClientIdentity stranger;
     private RouteTable<String> routes;
     private Authorizer authorizer;
+    private IdentitySigner es256;
+    private IdentitySigner hs256;
+    private String claims;
+    private ShadowRules shadow;
+    private Decision allowed;
 
     @Setup
     public void setup() throws Exception {
@@ -85,6 +98,48 @@ public class HotPathBenchmarks {
         if (!authorizer.decide(identity).allowed() || authorizer.decide(stranger).allowed()) {
             throw new IllegalStateException("benchmark inputs do not exercise allow and deny");
         }
+
+        Path dir = Files.createTempDirectory("bench-signing");
+        KeyPairGenerator g = KeyPairGenerator.getInstance("EC");
+        g.initialize(new ECGenParameterSpec("secp256r1"));
+        Path ecKey = Files.writeString(dir.resolve("es256.key"), "-----BEGIN PRIVATE KEY-----\n"
+                + Base64.getMimeEncoder().encodeToString(g.generateKeyPair().getPrivate().getEncoded())
+                + "\n-----END PRIVATE KEY-----\n");
+        Path hmacKey = Files.writeString(dir.resolve("hs256.key"), Base64.getEncoder().encodeToString(new byte[32]));
+        es256 = IdentitySigner.load(new SignedHeaderConfig("x-mtls-proxy-identity", SignedHeaderConfig.Algorithm.ES256,
+                ecKey, "bench-1", Duration.ofSeconds(60)));
+        hs256 = IdentitySigner.load(new SignedHeaderConfig("x-mtls-proxy-identity", SignedHeaderConfig.Algorithm.HS256,
+                hmacKey, "bench-1", Duration.ofSeconds(60)));
+        claims = IdentitySigner.identityClaims(identity);
+        // Shadow rules that disagree with nothing (the common case): the cost is one more decide plus a counter.
+        shadow = ShadowRules.compileOrNull(rules, "route", "bench", new ProxyMetrics().shadowRoute("bench"));
+        allowed = authorizer.decide(identity);
+    }
+
+    /** The signed identity header of one request (ES256: one ECDSA P-256 signature). */
+    @Benchmark
+    public String signIdentityHeaderEs256() {
+        return es256.sign(claims, "GET", "svc1.internal", "/api/v1/orders/12345/items?expand=true",
+                System.currentTimeMillis());
+    }
+
+    /** The same with HS256 (one HMAC-SHA-256). */
+    @Benchmark
+    public String signIdentityHeaderHs256() {
+        return hs256.sign(claims, "GET", "svc1.internal", "/api/v1/orders/12345/items?expand=true",
+                System.currentTimeMillis());
+    }
+
+    /** The identity part of the signed header's payload, once per connection (per stream on HTTP/2). */
+    @Benchmark
+    public String signedIdentityClaims() {
+        return IdentitySigner.identityClaims(identity);
+    }
+
+    /** A route's shadow-allow rules evaluated beside the enforced decision (agreeing: nothing logged). */
+    @Benchmark
+    public Decision shadowEvaluateAgreeing() {
+        return shadow.evaluate(allowed, identity, "127.0.0.1");
     }
 
     @Benchmark

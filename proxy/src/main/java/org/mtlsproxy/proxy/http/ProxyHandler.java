@@ -36,16 +36,18 @@ import org.mtlsproxy.proxy.RejectReason;
 import org.mtlsproxy.proxy.authz.Decision;
 import org.mtlsproxy.proxy.identity.ClientIdentity;
 import org.mtlsproxy.proxy.identity.IdentityExtractor;
-import org.mtlsproxy.proxy.tls.ClientCertificateException;
-import org.mtlsproxy.proxy.tls.PeerChain;
 import org.mtlsproxy.proxy.runtime.ListenerRuntime;
 import org.mtlsproxy.proxy.runtime.RouteRuntime;
+import org.mtlsproxy.proxy.runtime.ShadowRules;
+import org.mtlsproxy.proxy.tls.ClientCertificateException;
+import org.mtlsproxy.proxy.tls.PeerChain;
 import org.mtlsproxy.proxy.upstream.AcquireCallback;
 import org.mtlsproxy.proxy.upstream.Backend;
 import org.mtlsproxy.proxy.upstream.BackendConnection;
 import org.mtlsproxy.proxy.upstream.UpstreamListener;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.slf4j.spi.LoggingEventBuilder;
 
 /**
  * The HTTP/1.1 stage of a client connection: route, authorize, sanitize, forward, stream the response back.
@@ -101,6 +103,8 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
     private Channel client;
     private ClientIdentity identity;
     private String xfcc;
+    /** The identity claims of the signed identity header, computed on first use per identity. */
+    private String signedClaims;
     private String remoteIp;
     private boolean closing;
     private boolean draining;
@@ -128,6 +132,8 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
     private long retryAfterSeconds;
     private RouteRuntime route;
     private String decisionText;
+    /** What the route's shadow-allow rules decided for this request; null when it has none or none was made. */
+    private Decision shadowDecision;
     /** The normalised path without the query (which may carry secrets), for the access log. */
     private String logPath;
     private BackendConnection upstream;
@@ -241,6 +247,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
         requestHost = null;
         route = null;
         decisionText = null;
+        shadowDecision = null;
         logPath = null;
         failure = null;
         status = 0;
@@ -347,6 +354,10 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
         }
         route = r;
         Decision decision = r.authorizer().decide(identity);
+        if (r.shadow() != null) {
+            // Beside the enforced decision, denied ones included: "would the new rules let this client in?"
+            shadowDecision = r.shadow().evaluate(decision, identity, remoteIp);
+        }
         if (!decision.allowed()) {
             r.meters().denied();
             decisionText = decision.reason();
@@ -387,6 +398,10 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
             headers.remove(name);
         }
         headers.set(listener.identityHeader().name(), xfcc);
+        IdentitySigner signer = listener.signer();
+        if (signer != null) {
+            headers.remove(signer.headerName());
+        }
         String xff = headers.get(X_FORWARDED_FOR);
         headers.set(X_FORWARDED_FOR, xff == null ? remoteIp : xff + ", " + remoteIp);
         headers.set(X_FORWARDED_PROTO, HTTPS);
@@ -399,6 +414,14 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
         }
         req.setUri(normalized);
         req.setProtocolVersion(HttpVersion.HTTP_1_1);
+        if (signer != null) {
+            // Last, over the request exactly as the backend will receive it: method, Host, normalised target.
+            if (signedClaims == null) {
+                signedClaims = IdentitySigner.identityClaims(identity);
+            }
+            headers.set(signer.headerName(), signer.sign(signedClaims, req.method().name(),
+                    headers.get(HttpHeaderNames.HOST), normalized, System.currentTimeMillis()));
+        }
 
         state = State.CONNECTING;
         r.backend().acquire(client.eventLoop(), false, this);
@@ -638,6 +661,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
             ClientIdentity id = IdentityExtractor.extract(chain[0], bundle);
             identity = id;
             xfcc = Xfcc.format(id);
+            signedClaims = null;
             connection().attr(ConnectionAttributes.IDENTITY).set(id);
             if (exchangeActive) {
                 nextListener = next;
@@ -1124,7 +1148,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
         String protocol = ssl == null ? "" : ssl.engine().getSession().getProtocol();
         String cipher = ssl == null ? "" : ssl.engine().getSession().getCipherSuite();
         Long hs = connection().attr(ConnectionAttributes.HANDSHAKE_NANOS).get();
-        ACCESS.atInfo()
+        LoggingEventBuilder line = ACCESS.atInfo()
                 .addKeyValue("listener", listener.name())
                 .addKeyValue("remote", remoteIp)
                 .addKeyValue("tls", protocol)
@@ -1135,8 +1159,12 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
                 .addKeyValue("path", logPath == null ? "" : logPath)
                 .addKeyValue("route", route == null ? "" : route.name())
                 .addKeyValue("decision", failure == null ? "allowed" : failure.label())
-                .addKeyValue("detail", decisionText == null ? "" : decisionText)
-                .addKeyValue("status", status)
+                .addKeyValue("detail", decisionText == null ? "" : decisionText);
+        if (shadowDecision != null) {
+            line = line.addKeyValue("shadow", ShadowRules.label(shadowDecision))
+                    .addKeyValue("shadow_rule", shadowDecision.allowed() ? shadowDecision.rule() : "");
+        }
+        line.addKeyValue("status", status)
                 .addKeyValue("bytes_in", bytesIn)
                 .addKeyValue("bytes_out", bytesOut)
                 .addKeyValue("upstream", upstream == null ? "" : upstream.endpoint().toString())

@@ -35,7 +35,8 @@ final class Trailers {
         for (String name : trailers.names()) {
             AsciiString lower = AsciiString.of(name).toLowerCase();
             if (FORBIDDEN.contains(lower) || lower.contentEqualsIgnoreCase(identity.name())
-                    || identity.strip().stream().anyMatch(lower::contentEqualsIgnoreCase)) {
+                    || identity.strip().stream().anyMatch(lower::contentEqualsIgnoreCase)
+                    || identity.signed().isPresent() && lower.contentEqualsIgnoreCase(identity.signed().get().header())) {
                 drop.add(name);
             }
         }

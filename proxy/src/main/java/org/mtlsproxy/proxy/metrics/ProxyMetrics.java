@@ -43,6 +43,12 @@ import org.mtlsproxy.proxy.tls.VerifierEvents;
  *   <li>{@code mtls_proxy_request_rejections_total{listener,route,reason}} (no_route, denied, bad_request,
  *       backend_*)</li>
  *   <li>{@code mtls_proxy_authz_decisions_total{route,result,rule}}</li>
+ *   <li>{@code mtls_proxy_authz_shadow_decisions_total{route,result}}: what a route's {@code shadow-allow} rules
+ *       would have decided, once per request the enforced rules decided; {@code
+ *       mtls_proxy_authz_shadow_disagreements_total{route,enforced,shadow}}: the requests where the two differ
+ *       (enforced=allowed,shadow=denied or the reverse). The same pair for tcp listeners:
+ *       {@code mtls_proxy_tcp_authz_shadow_decisions_total{listener,result}},
+ *       {@code mtls_proxy_tcp_authz_shadow_disagreements_total{listener,enforced,shadow}}</li>
  *   <li>{@code mtls_proxy_config_reloads_total{result}}, {@code mtls_proxy_config_last_success_seconds}</li>
  *   <li>{@code mtls_proxy_connections_revoked_total{listener,reason}}: open connections closed because a reload
  *       no longer accepts their client certificate</li>
@@ -83,6 +89,7 @@ public final class ProxyMetrics {
     private final Map<String, RouteMeters> routes = new ConcurrentHashMap<>();
     private final Map<String, BackendMeters> backends = new ConcurrentHashMap<>();
     private final Map<String, TcpMeters> tcp = new ConcurrentHashMap<>();
+    private final Map<String, ShadowMeters> shadow = new ConcurrentHashMap<>();
     private final List<Gauge> certificateGauges = new java.util.ArrayList<>();
     private final ExpiryWarnings expiryWarnings = new ExpiryWarnings();
     private final Map<String, ClientTrustMeters> clientTrust = new ConcurrentHashMap<>();
@@ -173,6 +180,52 @@ public final class ProxyMetrics {
 
     public BackendMeters backend(String name) {
         return backends.computeIfAbsent(name, n -> new BackendMeters(registry, n));
+    }
+
+    /** Shadow-rule meters of a route (tagged by route, like the enforced decisions). */
+    public ShadowMeters shadowRoute(String route) {
+        return shadow.computeIfAbsent("route\u0000" + route,
+                k -> new ShadowMeters(registry, "mtls_proxy.authz.shadow", "route", route));
+    }
+
+    /** Shadow-rule meters of a {@code protocol = tcp} listener. */
+    public ShadowMeters shadowTcp(String listener) {
+        return shadow.computeIfAbsent("tcp\u0000" + listener,
+                k -> new ShadowMeters(registry, "mtls_proxy.tcp.authz.shadow", "listener", listener));
+    }
+
+    /**
+     * Counters of dry-run ({@code shadow-allow}) decisions of one route or tcp listener, all registered up front:
+     * a decision increments one of four fixed counters.
+     */
+    public static final class ShadowMeters {
+        private final Counter allowed;
+        private final Counter denied;
+        /** Enforced allowed, shadow denied: the new policy would lock this client out. */
+        private final Counter wouldDeny;
+        /** Enforced denied, shadow allowed: the new policy would let this client in. */
+        private final Counter wouldAllow;
+
+        ShadowMeters(MeterRegistry registry, String prefix, String scopeTag, String scope) {
+            String decisions = "What the dry-run shadow-allow rules would have decided, by result (never enforced)";
+            this.allowed = Counter.builder(prefix + ".decisions").description(decisions)
+                    .tags(scopeTag, scope, "result", "allowed").register(registry);
+            this.denied = Counter.builder(prefix + ".decisions").description(decisions)
+                    .tags(scopeTag, scope, "result", "denied").register(registry);
+            String disagreements = "Decisions where the shadow-allow rules and the enforced allow rules differ";
+            this.wouldDeny = Counter.builder(prefix + ".disagreements").description(disagreements)
+                    .tags(scopeTag, scope, "enforced", "allowed", "shadow", "denied").register(registry);
+            this.wouldAllow = Counter.builder(prefix + ".disagreements").description(disagreements)
+                    .tags(scopeTag, scope, "enforced", "denied", "shadow", "allowed").register(registry);
+        }
+
+        /** Counts one shadow decision next to the enforced one. */
+        public void decided(boolean enforcedAllowed, boolean shadowAllowed) {
+            (shadowAllowed ? allowed : denied).increment();
+            if (enforcedAllowed != shadowAllowed) {
+                (enforcedAllowed ? wouldDeny : wouldAllow).increment();
+            }
+        }
     }
 
     /** Relay meters of a {@code protocol = tcp} listener. */

@@ -5,6 +5,7 @@ import static java.util.Objects.requireNonNull;
 import io.netty.handler.ssl.SslContext;
 import org.mtlsproxy.config.IdentityHeaderConfig;
 import org.mtlsproxy.config.ListenerConfig;
+import org.mtlsproxy.proxy.http.IdentitySigner;
 import org.mtlsproxy.proxy.metrics.ProxyMetrics.ListenerMeters;
 import org.mtlsproxy.proxy.route.RouteTable;
 import org.mtlsproxy.proxy.tls.ClientCertificateVerifier;
@@ -19,6 +20,7 @@ import org.mtlsproxy.proxy.tls.ClientCertificateVerifier;
  * @param routes         the route table of this listener
  * @param identityHeader how the identity is passed on
  * @param meters         the listener's meters
+ * @param signer         writes the signed identity header; null when {@code identity-header.signed} is off
  */
 public record ListenerRuntime(
         ListenerConfig config,
@@ -26,7 +28,8 @@ public record ListenerRuntime(
         ClientCertificateVerifier verifier,
         RouteTable<RouteRuntime> routes,
         IdentityHeaderConfig identityHeader,
-        ListenerMeters meters) {
+        ListenerMeters meters,
+        IdentitySigner signer) {
 
     public ListenerRuntime {
         requireNonNull(config, "config");

@@ -4,6 +4,7 @@ import static java.util.Objects.requireNonNull;
 
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslProvider;
+import java.io.IOException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -14,6 +15,7 @@ import org.mtlsproxy.config.ProxyConfig;
 import org.mtlsproxy.config.RouteConfig;
 import org.mtlsproxy.config.TcpListenerConfig;
 import org.mtlsproxy.proxy.authz.Authorizer;
+import org.mtlsproxy.proxy.http.IdentitySigner;
 import org.mtlsproxy.proxy.limits.RateLimiter;
 import org.mtlsproxy.proxy.metrics.ProxyMetrics;
 import org.mtlsproxy.proxy.route.RouteTable;
@@ -74,6 +76,7 @@ public final class RuntimeSnapshot {
             }
             backends.put(b.name(), new Backend(b, ctx, metrics.backend(b.name()), transport));
         }
+        IdentitySigner signer = signer(config);
         Map<String, ListenerRuntime> listeners = new LinkedHashMap<>();
         Map<String, TcpRuntime> tcpListeners = new LinkedHashMap<>();
         Map<String, RelayConnector> relays = new LinkedHashMap<>();
@@ -106,14 +109,28 @@ public final class RuntimeSnapshot {
                         .map(rl -> new RateLimiter(rl, System.nanoTime())).orElse(null);
                 RouteRuntime route = new RouteRuntime(r.name(), backend, Authorizer.compile(r.allow()),
                         metrics.route(l.name(), r.name()), r.limits().maxRequestBodySize(), limiter,
-                        r.websocket());
+                        r.websocket(), r.shadowAllow().isEmpty() ? null
+                                : ShadowRules.compileOrNull(r.shadowAllow(), "route", r.name(),
+                                        metrics.shadowRoute(r.name())));
                 entries.add(new RouteTable.Entry<>(r.host(), r.pathPrefix(), route));
             }
-            listeners.put(l.name(), new ListenerRuntime(l, ctx, verifier, RouteTable.build(entries, RouteRuntime::name), config.identityHeader(),
-                    metrics.listener(l.name())));
+            listeners.put(l.name(), new ListenerRuntime(l, ctx, verifier, RouteTable.build(entries, RouteRuntime::name),
+                    config.identityHeader(), metrics.listener(l.name()), signer));
         }
         return new RuntimeSnapshot(config, Map.copyOf(listeners), Map.copyOf(backends), List.copyOf(certificates),
                 Map.copyOf(tcpListeners));
+    }
+
+    /** The identity-header signer with the key file as it is now (a reload reads it again: key rotation). */
+    private static IdentitySigner signer(ProxyConfig config) throws TlsMaterialException {
+        if (config.identityHeader().signed().isEmpty()) {
+            return null;
+        }
+        try {
+            return IdentitySigner.load(config.identityHeader().signed().get());
+        } catch (IOException e) {
+            throw new TlsMaterialException("identity-header.signed.key-file: " + e.getMessage(), e);
+        }
     }
 
     private static TcpRuntime tcpRuntime(ListenerConfig l, ProxyConfig config, ProxyMetrics metrics,
@@ -130,7 +147,9 @@ public final class RuntimeSnapshot {
                     metrics.backend(b.name()), transport);
             relays.put(b.name(), connector);
         }
-        return new TcpRuntime(tcp, Authorizer.compile(tcp.allow()), connector, metrics.tcp(l.name()));
+        return new TcpRuntime(tcp, Authorizer.compile(tcp.allow()), connector, metrics.tcp(l.name()),
+                tcp.shadowAllow().isEmpty() ? null : ShadowRules.compileOrNull(tcp.shadowAllow(), "listener",
+                        l.name(), metrics.shadowTcp(l.name())));
     }
 
     /** The relay settings of a {@code protocol = tcp} listener, or null (an http listener, or none of that name). */

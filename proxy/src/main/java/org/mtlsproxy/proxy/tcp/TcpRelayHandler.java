@@ -36,11 +36,13 @@ import org.mtlsproxy.proxy.http.Xfcc;
 import org.mtlsproxy.proxy.identity.ClientIdentity;
 import org.mtlsproxy.proxy.identity.IdentityExtractor;
 import org.mtlsproxy.proxy.runtime.ListenerRuntime;
-import org.mtlsproxy.proxy.tls.PeerChain;
+import org.mtlsproxy.proxy.runtime.ShadowRules;
 import org.mtlsproxy.proxy.tls.ClientCertificateException;
+import org.mtlsproxy.proxy.tls.PeerChain;
 import org.mtlsproxy.proxy.upstream.RelayConnector;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.slf4j.spi.LoggingEventBuilder;
 
 /**
  * The last stage of a {@code protocol = tcp} client connection: authorize the verified identity, open a fresh TLS
@@ -98,6 +100,8 @@ public final class TcpRelayHandler extends ChannelInboundHandlerAdapter implemen
     private HostPort upstream;
     private String decision;
     private String detail;
+    /** What the listener's shadow-allow rules decided; null when it has none. */
+    private Decision shadowDecision;
     private String end;
     private boolean draining;
     private long startNanos;
@@ -177,6 +181,9 @@ public final class TcpRelayHandler extends ChannelInboundHandlerAdapter implemen
             return;
         }
         Decision d = tcp.authorizer().decide(identity);
+        if (tcp.shadow() != null) {
+            shadowDecision = tcp.shadow().evaluate(d, identity, remoteIp);
+        }
         if (!d.allowed()) {
             tcp.meters().denied();
             deny(d.reason());
@@ -616,7 +623,7 @@ public final class TcpRelayHandler extends ChannelInboundHandlerAdapter implemen
         SslHandler ssl = client.pipeline().get(SslHandler.class);
         SSLSession session = ssl == null ? null : ssl.engine().getSession();
         Long hs = client.attr(ConnectionAttributes.HANDSHAKE_NANOS).get();
-        ACCESS.atInfo()
+        LoggingEventBuilder line = ACCESS.atInfo()
                 .addKeyValue("listener", listener.name())
                 .addKeyValue("remote", remoteIp)
                 .addKeyValue("tls", session == null ? "" : session.getProtocol())
@@ -625,8 +632,12 @@ public final class TcpRelayHandler extends ChannelInboundHandlerAdapter implemen
                 .addKeyValue("protocol", "tcp")
                 .addKeyValue("backend", tcp.connector().name())
                 .addKeyValue("decision", decision == null ? "" : decision)
-                .addKeyValue("detail", detail == null ? "" : detail)
-                .addKeyValue("upstream", upstream == null ? "" : upstream.toString())
+                .addKeyValue("detail", detail == null ? "" : detail);
+        if (shadowDecision != null) {
+            line = line.addKeyValue("shadow", ShadowRules.label(shadowDecision))
+                    .addKeyValue("shadow_rule", shadowDecision.allowed() ? shadowDecision.rule() : "");
+        }
+        line.addKeyValue("upstream", upstream == null ? "" : upstream.toString())
                 .addKeyValue("bytes_in", bytesIn)
                 .addKeyValue("bytes_out", bytesOut)
                 .addKeyValue("end", end == null ? "" : (draining ? end + " (draining)" : end))
