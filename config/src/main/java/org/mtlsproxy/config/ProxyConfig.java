@@ -42,12 +42,14 @@ public record ProxyConfig(
         requireNonNull(source, "source");
     }
 
-    /** Every file this configuration reads: certificates, keys, CA bundles and CRLs (not the config file). */
+    /** Every file this configuration reads: certificates, keys, CA bundles, CRLs and session ticket key files (not
+     * the config file). */
     public java.util.Set<java.nio.file.Path> referencedFiles() {
         java.util.Set<java.nio.file.Path> files = new java.util.LinkedHashSet<>();
         for (ListenerConfig l : listeners) {
             files.add(l.tls().certificateChain());
             files.add(l.tls().privateKey());
+            l.tls().sessionTickets().keyFile().ifPresent(files::add);
             for (TrustBundleConfig b : l.tls().clientTrust()) {
                 files.add(b.caBundle());
                 files.addAll(b.crls());
