@@ -247,7 +247,7 @@ final class ConfigMapper {
         });
         Duration interval = node.duration("rotation-interval");
         if (interval != null && interval.compareTo(SessionTicketsConfig.MIN_ROTATION_INTERVAL) < 0) {
-            node.problem("rotation-interval", ConfigNode.render(node.object().get("rotation-interval"))
+            node.problem("rotation-interval", node.object().get("rotation-interval").unwrapped()
                     + " is too short (expected: at least 1m; a ticket must stay decryptable for its lifetime)");
         }
         return node.build(before, () -> new SessionTicketsConfig(keyFile, interval));
