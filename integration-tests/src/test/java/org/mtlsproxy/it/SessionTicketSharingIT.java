@@ -2,28 +2,9 @@ package org.mtlsproxy.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.netty.bootstrap.Bootstrap;
-import io.netty.channel.Channel;
-import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInitializer;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.SimpleChannelInboundHandler;
 import io.netty.channel.nio.NioIoHandler;
-import io.netty.channel.socket.SocketChannel;
-import io.netty.channel.socket.nio.NioSocketChannel;
-import io.netty.handler.codec.http.DefaultFullHttpRequest;
-import io.netty.handler.codec.http.FullHttpResponse;
-import io.netty.handler.codec.http.HttpClientCodec;
-import io.netty.handler.codec.http.HttpHeaderNames;
-import io.netty.handler.codec.http.HttpMethod;
-import io.netty.handler.codec.http.HttpObjectAggregator;
-import io.netty.handler.codec.http.HttpVersion;
-import io.netty.handler.ssl.SslContext;
-import io.netty.handler.ssl.SslContextBuilder;
-import io.netty.handler.ssl.SslHandler;
-import io.netty.handler.ssl.SslHandshakeCompletionEvent;
-import io.netty.handler.ssl.SslProvider;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -33,7 +14,6 @@ import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.Base64;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -41,7 +21,6 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.mtlsproxy.proxy.tls.Resumption;
 import org.mtlsproxy.testing.RecordingBackend;
 import org.mtlsproxy.testing.TestPki;
 
@@ -49,10 +28,10 @@ import org.mtlsproxy.testing.TestPki;
  * Two proxy processes, as two replicas behind an L4 load balancer: a client's TLS session from one resumes on the
  * other exactly when both read the same session ticket key file.
  *
- * <p>The client is Netty with BoringSSL, whose session cache is keyed by the host and port given to
- * {@code newHandler}: every connection names the same logical {@code proxy.test:<logical port>} while it really
- * connects to replica A's or B's port, like a client of one load-balanced address. Resumption is read on both
- * sides: the client's {@code SSL_session_reused} and replica B's {@code mtls_proxy_handshakes_resumed_total}.
+ * <p>The client ({@link ResumingClient}) names the same logical {@code proxy.test:<logical port>} for every
+ * connection while it really connects to replica A's or B's port, like a client of one load-balanced address.
+ * Resumption is read on both sides: the client's {@code SSL_session_reused} and the replicas'
+ * {@code mtls_proxy_handshakes_resumed_total}.
  */
 class SessionTicketSharingIT {
 
@@ -87,11 +66,11 @@ class SessionTicketSharingIT {
         // Given: two replicas reading the same key file
         Path keys = writeKeys(dir.resolve("shared.keys"), key());
         try (Replica a = Replica.start(dir.resolve("a"), keys); Replica b = Replica.start(dir.resolve("b"), keys)) {
-            SslContext client = client();
+            ResumingClient client = new ResumingClient(group, PKI.goodClient());
 
             // When: a full handshake on A, then the next connection to the same logical address lands on B
-            Handshake first = connect(client, a.port, 1001);
-            Handshake second = connect(client, b.port, 1001);
+            ResumingClient.Handshake first = client.connect(a.port, 1001);
+            ResumingClient.Handshake second = client.connect(b.port, 1001);
 
             // Then
             assertThat(first.status()).isEqualTo(200);
@@ -109,12 +88,12 @@ class SessionTicketSharingIT {
         // Given
         try (Replica a = Replica.start(dir.resolve("a"), writeKeys(dir.resolve("a.keys"), key()));
                 Replica b = Replica.start(dir.resolve("b"), writeKeys(dir.resolve("b.keys"), key()))) {
-            SslContext client = client();
+            ResumingClient client = new ResumingClient(group, PKI.goodClient());
 
             // When
-            Handshake full = connect(client, a.port, 1001);
-            Handshake sameReplica = connect(client, a.port, 1001);
-            Handshake otherReplica = connect(client, b.port, 1001);
+            ResumingClient.Handshake full = client.connect(a.port, 1001);
+            ResumingClient.Handshake sameReplica = client.connect(a.port, 1001);
+            ResumingClient.Handshake otherReplica = client.connect(b.port, 1001);
 
             // Then: the client did offer its session (A resumed it), and B could not decrypt A's ticket
             assertThat(full.resumed()).isFalse();
@@ -129,12 +108,12 @@ class SessionTicketSharingIT {
     void withoutAKeyFileEachProcessResumesOnlyItsOwnSessions() throws Exception {
         // Given: generated keys, per process
         try (Replica a = Replica.start(dir.resolve("a"), null); Replica b = Replica.start(dir.resolve("b"), null)) {
-            SslContext client = client();
+            ResumingClient client = new ResumingClient(group, PKI.goodClient());
 
             // When
-            Handshake full = connect(client, a.port, 1001);
-            Handshake sameProcess = connect(client, a.port, 1001);
-            Handshake otherProcess = connect(client, b.port, 1001);
+            ResumingClient.Handshake full = client.connect(a.port, 1001);
+            ResumingClient.Handshake sameProcess = client.connect(a.port, 1001);
+            ResumingClient.Handshake otherProcess = client.connect(b.port, 1001);
 
             // Then
             assertThat(full.resumed()).isFalse();
@@ -152,8 +131,8 @@ class SessionTicketSharingIT {
         byte[] k2 = key();
         Path keys = writeKeys(dir.resolve("shared.keys"), k1);
         try (Replica a = Replica.start(dir.resolve("a"), keys); Replica b = Replica.start(dir.resolve("b"), keys)) {
-            SslContext client = client();
-            assertThat(connect(client, a.port, 1001).resumed()).isFalse();
+            ResumingClient client = new ResumingClient(group, PKI.goodClient());
+            assertThat(client.connect(a.port, 1001).resumed()).isFalse();
 
             // When (step 1): k2 is added as the next key and both replicas reload
             writeKeys(keys, k1, k2);
@@ -161,7 +140,7 @@ class SessionTicketSharingIT {
             b.reload();
 
             // Then: the k1 ticket still resumes, on the other replica
-            assertThat(connect(client, b.port, 1001).resumed()).as("k1 ticket after k2 was added").isTrue();
+            assertThat(client.connect(b.port, 1001).resumed()).as("k1 ticket after k2 was added").isTrue();
 
             // When (step 2): k2 is promoted to encrypting key, k1 kept for decryption
             writeKeys(keys, k2, k1);
@@ -169,9 +148,9 @@ class SessionTicketSharingIT {
             b.reload();
 
             // Then: the ticket B issued under k1 resumes on A, and a new session from A (under k2) resumes on B
-            assertThat(connect(client, a.port, 1001).resumed()).as("k1 ticket after k2 was promoted").isTrue();
-            assertThat(connect(client, a.port, 1002).resumed()).isFalse();
-            assertThat(connect(client, b.port, 1002).resumed()).as("k2 ticket on the other replica").isTrue();
+            assertThat(client.connect(a.port, 1001).resumed()).as("k1 ticket after k2 was promoted").isTrue();
+            assertThat(client.connect(a.port, 1002).resumed()).isFalse();
+            assertThat(client.connect(b.port, 1002).resumed()).as("k2 ticket on the other replica").isTrue();
 
             // When (step 3): k1 is dropped
             writeKeys(keys, k2);
@@ -179,8 +158,8 @@ class SessionTicketSharingIT {
             b.reload();
 
             // Then: tickets renewed under k2 keep resuming everywhere
-            assertThat(connect(client, b.port, 1001).resumed()).as("renewed ticket after k1 was dropped").isTrue();
-            assertThat(connect(client, a.port, 1002).resumed()).isTrue();
+            assertThat(client.connect(b.port, 1001).resumed()).as("renewed ticket after k1 was dropped").isTrue();
+            assertThat(client.connect(a.port, 1002).resumed()).isTrue();
         }
     }
 
@@ -190,15 +169,15 @@ class SessionTicketSharingIT {
         byte[] k1 = key();
         Path keys = writeKeys(dir.resolve("shared.keys"), k1);
         try (Replica a = Replica.start(dir.resolve("a"), keys)) {
-            SslContext client = client();
-            assertThat(connect(client, a.port, 1001).resumed()).isFalse();
+            ResumingClient client = new ResumingClient(group, PKI.goodClient());
+            assertThat(client.connect(a.port, 1001).resumed()).isFalse();
 
             // When: the file is replaced by one without k1 (a one-step rotation)
             writeKeys(keys, key());
             a.reload();
 
             // Then
-            assertThat(connect(client, a.port, 1001).resumed()).as("ticket under a dropped key").isFalse();
+            assertThat(client.connect(a.port, 1001).resumed()).as("ticket under a dropped key").isFalse();
         }
     }
 
@@ -207,8 +186,8 @@ class SessionTicketSharingIT {
         // Given
         Path keys = writeKeys(dir.resolve("shared.keys"), key());
         try (Replica a = Replica.start(dir.resolve("a"), keys)) {
-            SslContext client = client();
-            assertThat(connect(client, a.port, 1001).resumed()).isFalse();
+            ResumingClient client = new ResumingClient(group, PKI.goodClient());
+            assertThat(client.connect(a.port, 1001).resumed()).isFalse();
 
             // When
             Files.writeString(keys, "not a key\n");
@@ -217,79 +196,8 @@ class SessionTicketSharingIT {
             // Then
             assertThat(reload.statusCode()).isEqualTo(422);
             assertThat(reload.body()).contains(keys + ":1: not base64");
-            assertThat(connect(client, a.port, 1001).resumed()).as("running keys kept").isTrue();
+            assertThat(client.connect(a.port, 1001).resumed()).as("running keys kept").isTrue();
         }
-    }
-
-    private record Handshake(int status, boolean resumed, String protocol) {
-    }
-
-    /** One connection to {@code realPort}, cached by the client under {@code proxy.test:logicalPort}; one GET. */
-    private static Handshake connect(SslContext client, int realPort, int logicalPort) throws Exception {
-        CompletableFuture<Boolean> resumed = new CompletableFuture<>();
-        CompletableFuture<Integer> status = new CompletableFuture<>();
-        String[] protocol = new String[1];
-        Channel ch = new Bootstrap().group(group).channel(NioSocketChannel.class)
-                .handler(new ChannelInitializer<SocketChannel>() {
-                    @Override
-                    protected void initChannel(SocketChannel c) {
-                        SslHandler tls = client.newHandler(c.alloc(), TestPki.PROXY_DNS_NAME, logicalPort);
-                        c.pipeline().addLast("tls", tls);
-                        c.pipeline().addLast(new HttpClientCodec(), new HttpObjectAggregator(1 << 20));
-                        c.pipeline().addLast(new SimpleChannelInboundHandler<FullHttpResponse>() {
-                            @Override
-                            public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-                                if (evt instanceof SslHandshakeCompletionEvent e) {
-                                    if (!e.isSuccess()) {
-                                        resumed.completeExceptionally(e.cause());
-                                        ctx.close();
-                                        return;
-                                    }
-                                    protocol[0] = tls.engine().getSession().getProtocol();
-                                    resumed.complete(Resumption.isResumed(tls.engine()));
-                                    DefaultFullHttpRequest get = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1,
-                                            HttpMethod.GET, "/resume");
-                                    get.headers().set(HttpHeaderNames.HOST, TestPki.PROXY_DNS_NAME);
-                                    ctx.writeAndFlush(get);
-                                }
-                                ctx.fireUserEventTriggered(evt);
-                            }
-
-                            @Override
-                            protected void channelRead0(ChannelHandlerContext ctx, FullHttpResponse response) {
-                                // The response comes after the TLS 1.3 NewSessionTicket messages: the client has
-                                // stored the session by now.
-                                status.complete(response.status().code());
-                                ctx.close();
-                            }
-
-                            @Override
-                            public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-                                status.completeExceptionally(cause);
-                                ctx.close();
-                            }
-                        });
-                    }
-                }).connect("127.0.0.1", realPort).sync().channel();
-        try {
-            boolean wasResumed = resumed.get(10, TimeUnit.SECONDS);
-            int code = status.get(10, TimeUnit.SECONDS);
-            return new Handshake(code, wasResumed, protocol[0]);
-        } finally {
-            ch.close().sync();
-        }
-    }
-
-    /** BoringSSL, TLS 1.3, the good client certificate, the proxy's root trusted with hostname verification. */
-    private static SslContext client() throws Exception {
-        return SslContextBuilder.forClient()
-                .sslProvider(SslProvider.OPENSSL)
-                .keyManager(PKI.goodClient().chainPem().toFile(), PKI.goodClient().keyPem().toFile())
-                .trustManager(PKI.serverRootPem().toFile())
-                .protocols("TLSv1.3")
-                .sessionCacheSize(64)
-                .sessionTimeout(300)
-                .build();
     }
 
     private static byte[] key() {
