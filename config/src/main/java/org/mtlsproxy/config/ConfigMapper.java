@@ -127,6 +127,12 @@ final class ConfigMapper {
                         + "tcp { … })");
             }
             tcp = Optional.ofNullable(tcpListener(node, name));
+            ConfigNode tickets = tlsNode == null ? null : tlsNode.child("session-tickets");
+            if (tickets != null && tickets.written("key-file")) {
+                problems.add(tickets.writtenOriginOf("key-file"), tickets.path("key-file"), "a tcp listener cannot "
+                        + "use shared session ticket keys: it runs the JDK TLS engine, which keeps its own (expected: "
+                        + "no key-file on a listener with protocol = tcp)");
+            }
         } else if (protocol == ListenerConfig.Protocol.HTTP) {
             for (String key : List.of("backend", "allow", "shadow-allow", "tcp")) {
                 if (node.written(key)) {
@@ -220,8 +226,29 @@ final class ConfigMapper {
         List<String> ciphers = node.strings("ciphers", "a TLS 1.2 cipher suite name");
         int verifyDepth = node.integer("verify-depth", 1, MAX_VERIFY_DEPTH);
         Duration handshakeTimeout = node.duration("handshake-timeout");
+        ConfigNode ticketsNode = node.child("session-tickets");
+        SessionTicketsConfig tickets = ticketsNode == null ? null : sessionTickets(ticketsNode);
         return node.build(before, () -> new ServerTlsConfig(
-                chain, key, clientTrust, protocols, ciphers, verifyDepth, handshakeTimeout));
+                chain, key, clientTrust, protocols, ciphers, verifyDepth, handshakeTimeout, tickets));
+    }
+
+    private static SessionTicketsConfig sessionTickets(ConfigNode node) {
+        int before = node.problems().count();
+        Optional<Path> keyFile = node.optionalFile("key-file", "a file of session ticket keys, one base64 line of "
+                + SessionTicketKeyFile.KEY_SIZE + " bytes each");
+        keyFile.ifPresent(file -> {
+            try {
+                SessionTicketKeyFile.read(file);
+            } catch (IOException e) {
+                node.problem("key-file", e.getMessage());
+            }
+        });
+        Duration interval = node.duration("rotation-interval");
+        if (interval != null && interval.compareTo(SessionTicketsConfig.MIN_ROTATION_INTERVAL) < 0) {
+            node.problem("rotation-interval", node.object().get("rotation-interval").unwrapped()
+                    + " is too short (expected: at least 1m; a ticket must stay decryptable for its lifetime)");
+        }
+        return node.build(before, () -> new SessionTicketsConfig(keyFile, interval));
     }
 
     private TrustBundleConfig trustBundle(ConfigNode node, Map<String, String> bundleNames,

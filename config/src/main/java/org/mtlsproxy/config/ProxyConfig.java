@@ -43,14 +43,15 @@ public record ProxyConfig(
     }
 
     /**
-     * Every file this configuration reads: certificates, keys, CA bundles, CRLs and the identity-header signing key
-     * (not the config file).
+     * Every file this configuration reads: certificates, keys, CA bundles, CRLs, session ticket key files and the
+     * identity-header signing key (not the config file).
      */
     public java.util.Set<java.nio.file.Path> referencedFiles() {
         java.util.Set<java.nio.file.Path> files = new java.util.LinkedHashSet<>();
         for (ListenerConfig l : listeners) {
             files.add(l.tls().certificateChain());
             files.add(l.tls().privateKey());
+            l.tls().sessionTickets().keyFile().ifPresent(files::add);
             for (TrustBundleConfig b : l.tls().clientTrust()) {
                 files.add(b.caBundle());
                 files.addAll(b.crls());

@@ -37,7 +37,9 @@ import org.mtlsproxy.proxy.tls.VerifierEvents;
  * <ul>
  *   <li>{@code mtls_proxy_connections_total{listener}}, {@code mtls_proxy_connections_active{listener}}</li>
  *   <li>{@code mtls_proxy_handshakes_total{listener,result,reason,protocol}},
- *       {@code mtls_proxy_handshake_duration_seconds{listener,result}}</li>
+ *       {@code mtls_proxy_handshake_duration_seconds{listener,result}},
+ *       {@code mtls_proxy_handshakes_resumed_total{listener}}: the successful handshakes that resumed a TLS session
+ *       (a ticket or the session cache) instead of a full handshake</li>
  *   <li>{@code mtls_proxy_requests_total{listener,route,status_class}},
  *       {@code mtls_proxy_request_duration_seconds{route}}</li>
  *   <li>{@code mtls_proxy_request_rejections_total{listener,route,reason}} (no_route, denied, bad_request,
@@ -361,6 +363,7 @@ public final class ProxyMetrics {
         private final Map<RejectReason, Counter> rejections = new EnumMap<>(RejectReason.class);
         private final Timer handshakeOkTimer;
         private final Timer handshakeFailedTimer;
+        private final Counter handshakesResumed;
         private final Counter bytesIn;
         private final Counter bytesOut;
         private final Map<RejectReason, Counter> closedOnReload = new ConcurrentHashMap<>();
@@ -396,6 +399,10 @@ public final class ProxyMetrics {
                     .tags("listener", listener, "direction", "out").register(registry);
             this.handshakeOkTimer = handshakeTimer(registry, listener, RESULT_SUCCESS);
             this.handshakeFailedTimer = handshakeTimer(registry, listener, RESULT_FAILURE);
+            this.handshakesResumed = Counter.builder("mtls_proxy.handshakes.resumed")
+                    .description("Successful client TLS handshakes that resumed a session (ticket or session cache); "
+                            + "the rest of mtls_proxy_handshakes_total{result=\"success\"} were full handshakes")
+                    .tag("listener", listener).register(registry);
         }
 
         private static Timer handshakeTimer(MeterRegistry registry, String listener, String result) {
@@ -442,6 +449,11 @@ public final class ProxyMetrics {
                     .tags("listener", listener, "result", RESULT_SUCCESS, "reason", "", "protocol", p)
                     .register(registry)).increment();
             handshakeOkTimer.record(nanos, java.util.concurrent.TimeUnit.NANOSECONDS);
+        }
+
+        /** A successful handshake (also counted by {@link #handshakeSucceeded}) resumed a TLS session. */
+        public void handshakeResumed() {
+            handshakesResumed.increment();
         }
 
         public void handshakeFailed(RejectReason reason, long nanos) {

@@ -21,6 +21,7 @@ import org.mtlsproxy.proxy.metrics.ProxyMetrics;
 import org.mtlsproxy.proxy.route.RouteTable;
 import org.mtlsproxy.proxy.tcp.TcpRuntime;
 import org.mtlsproxy.proxy.tls.ClientCertificateVerifier;
+import org.mtlsproxy.proxy.tls.SessionTicketKeys;
 import org.mtlsproxy.proxy.tls.SslContextFactory;
 import org.mtlsproxy.proxy.tls.TlsMaterialException;
 import org.mtlsproxy.proxy.transport.Transport;
@@ -62,7 +63,20 @@ public final class RuntimeSnapshot {
      */
     public static RuntimeSnapshot build(ProxyConfig config, ProxyMetrics metrics, Transport transport)
             throws TlsMaterialException {
+        return build(config, metrics, transport, SessionTicketKeys.manual(java.time.Clock.systemUTC()));
+    }
+
+    /**
+     * Compiles {@code config}, the listeners' TLS contexts getting their session ticket keys from {@code tickets}
+     * (the process's, so that generated keys survive a reload).
+     *
+     * @throws TlsMaterialException when a certificate, key, CRL or ticket key file cannot be read or used; the
+     *                              message names the file
+     */
+    public static RuntimeSnapshot build(ProxyConfig config, ProxyMetrics metrics, Transport transport,
+            SessionTicketKeys tickets) throws TlsMaterialException {
         requireNonNull(config, "config");
+        requireNonNull(tickets, "tickets");
         requireNonNull(metrics, "metrics");
         List<ConfiguredCertificate> certificates = new ArrayList<>();
         Map<String, Backend> backends = new LinkedHashMap<>();
@@ -87,6 +101,9 @@ public final class RuntimeSnapshot {
             // both directions, which would cut the relay's remaining bytes when a TLS 1.3 client half-closes.
             SslContext ctx = l.isTcp() ? SslContextFactory.forListener(l.tls(), verifier, SslProvider.JDK)
                     : SslContextFactory.forListener(l.tls(), verifier, l.http().protocols());
+            if (!l.isTcp()) {
+                tickets.install(l.name(), l.tls().sessionTickets(), ctx);
+            }
             certificates.add(new ConfiguredCertificate("listener", l.name(),
                     SslContextFactory.readCertificates(l.tls().certificateChain()).get(0)));
             for (org.mtlsproxy.config.TrustBundleConfig bundle : l.tls().clientTrust()) {

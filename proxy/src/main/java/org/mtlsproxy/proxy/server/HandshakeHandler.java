@@ -23,6 +23,8 @@ import org.mtlsproxy.proxy.metrics.ExpiryWarnings;
 import org.mtlsproxy.proxy.metrics.ProxyMetrics.ListenerMeters;
 import org.mtlsproxy.proxy.tls.ClientCertificateException;
 import org.mtlsproxy.proxy.tls.ClientCertificateVerifier;
+import org.mtlsproxy.proxy.tls.PeerChain;
+import org.mtlsproxy.proxy.tls.Resumption;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -39,15 +41,17 @@ final class HandshakeHandler extends ChannelInboundHandlerAdapter {
 
     private final String listener;
     private final ListenerMeters meters;
+    private final ClientCertificateVerifier verifier;
     private final ExpiryWarnings expiryWarnings;
     private final java.time.Duration clientWarnBefore;
     private long startNanos;
     private boolean done;
 
-    HandshakeHandler(String listener, ListenerMeters meters, ExpiryWarnings expiryWarnings,
-            java.time.Duration clientWarnBefore) {
+    HandshakeHandler(String listener, ListenerMeters meters, ClientCertificateVerifier verifier,
+            ExpiryWarnings expiryWarnings, java.time.Duration clientWarnBefore) {
         this.listener = requireNonNull(listener, "listener");
         this.meters = requireNonNull(meters, "meters");
+        this.verifier = requireNonNull(verifier, "verifier");
         this.expiryWarnings = requireNonNull(expiryWarnings, "expiryWarnings");
         this.clientWarnBefore = requireNonNull(clientWarnBefore, "clientWarnBefore");
     }
@@ -84,15 +88,31 @@ final class HandshakeHandler extends ChannelInboundHandlerAdapter {
             failed(ctx, new ClientCertificateExceptionHolder(e), nanos);
             return;
         }
+        // A full handshake ran the verifier, which named its trust bundle in the session. A resumed one did not:
+        // the chain was verified when the session began, possibly by another replica (shared ticket keys), before
+        // a reload, or long enough ago for the certificate to have expired. Verify it again against this listener's
+        // current trust bundles and CRLs (a remembered verification makes that cheap), which also names the bundle.
         Object bundle = session.getValue(ClientCertificateVerifier.BUNDLE_SESSION_KEY);
+        boolean resumed = Resumption.isResumed(ssl.engine()) || !(bundle instanceof String);
+        if (resumed) {
+            try {
+                bundle = verifier.verify(PeerChain.of(ctx.channel()));
+            } catch (ClientCertificateException e) {
+                failed(ctx, e, nanos);
+                return;
+            }
+        }
         ClientIdentity identity = IdentityExtractor.extract(leaf, bundle instanceof String s ? s : "");
         ctx.channel().attr(ConnectionAttributes.IDENTITY).set(identity);
         ctx.channel().attr(ConnectionAttributes.HANDSHAKE_NANOS).set(nanos);
         meters.handshakeSucceeded(session.getProtocol(), nanos);
+        if (resumed) {
+            meters.handshakeResumed();
+        }
         expiryWarnings.clientSeen(listener, identity, clientWarnBefore, java.time.Instant.now());
-        LOG.debug("handshake ok listener={} remote={} identity={} protocol={} cipher={}", listener,
+        LOG.debug("handshake ok listener={} remote={} identity={} protocol={} cipher={} resumed={}", listener,
                 ctx.channel().remoteAddress(), identity.displayName(), session.getProtocol(),
-                session.getCipherSuite());
+                session.getCipherSuite(), resumed);
         ctx.pipeline().remove(this);
         ctx.fireUserEventTriggered(SslHandshakeCompletionEvent.SUCCESS);
     }

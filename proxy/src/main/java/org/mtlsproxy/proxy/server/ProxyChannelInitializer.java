@@ -89,7 +89,8 @@ final class ProxyChannelInitializer extends ChannelInitializer<SocketChannel> {
 
         ChannelPipeline p = ch.pipeline();
         p.addLast("tls", tls);
-        p.addLast("handshake", new HandshakeHandler(listener.name(), listener.meters(), expiryWarnings,
+        p.addLast("handshake", new HandshakeHandler(listener.name(), listener.meters(), listener.verifier(),
+                expiryWarnings,
                 snapshot.config().expiry().clientWarnBefore()));
         TcpRuntime tcp = snapshot.tcpOrNull(listenerName);
         if (tcp != null) {

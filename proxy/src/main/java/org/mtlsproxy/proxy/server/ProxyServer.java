@@ -30,6 +30,7 @@ import org.mtlsproxy.proxy.http.DrainEvent;
 import org.mtlsproxy.proxy.http.SnapshotChanged;
 import org.mtlsproxy.proxy.metrics.ProxyMetrics;
 import org.mtlsproxy.proxy.runtime.RuntimeSnapshot;
+import org.mtlsproxy.proxy.tls.SessionTicketKeys;
 import org.mtlsproxy.proxy.tls.SslContextFactory;
 import org.mtlsproxy.proxy.tls.TlsMaterialException;
 import org.mtlsproxy.proxy.transport.Transport;
@@ -48,6 +49,8 @@ public final class ProxyServer implements AutoCloseable {
     private final EventLoopGroup group;
     private final SnapshotHolder snapshots;
     private final ProxyMetrics metrics;
+    /** Session ticket keys of every listener, kept across reloads. */
+    private final SessionTicketKeys tickets;
     private final Map<String, Channel> listeners = new java.util.concurrent.ConcurrentHashMap<>();
     private final Map<String, HostPort> binds = new java.util.concurrent.ConcurrentHashMap<>();
     /** Every open client connection, so a drain can reach them; closed channels leave by themselves. */
@@ -56,8 +59,10 @@ public final class ProxyServer implements AutoCloseable {
     private AdminServer admin;
     private Reloader reloader;
 
-    private ProxyServer(Transport transport, EventLoopGroup group, SnapshotHolder snapshots, ProxyMetrics metrics) {
+    private ProxyServer(Transport transport, EventLoopGroup group, SnapshotHolder snapshots, ProxyMetrics metrics,
+            SessionTicketKeys tickets) {
         this.transport = transport;
+        this.tickets = tickets;
         this.group = group;
         this.snapshots = snapshots;
         this.metrics = metrics;
@@ -82,10 +87,18 @@ public final class ProxyServer implements AutoCloseable {
         requireNonNull(config, "config");
         requireNonNull(metrics, "metrics");
         Transport transport = Transport.best();
-        RuntimeSnapshot snapshot = RuntimeSnapshot.build(config, metrics, transport);
+        SessionTicketKeys tickets = SessionTicketKeys.rotating();
+        RuntimeSnapshot snapshot;
+        try {
+            snapshot = RuntimeSnapshot.build(config, metrics, transport, tickets);
+        } catch (TlsMaterialException | RuntimeException e) {
+            tickets.close();
+            throw e;
+        }
         int threads = Integer.getInteger("mtls-proxy.io-threads", Runtime.getRuntime().availableProcessors());
         EventLoopGroup group = transport.newGroup(threads, "mtls-proxy-io");
-        ProxyServer server = new ProxyServer(transport, group, new SnapshotHolder(snapshot), metrics);
+        ProxyServer server = new ProxyServer(transport, group, new SnapshotHolder(snapshot), metrics,
+                tickets);
         try {
             server.bindAll(config);
             metrics.publishCertificates(snapshot.certificates());
@@ -302,6 +315,11 @@ public final class ProxyServer implements AutoCloseable {
         return metrics;
     }
 
+    /** The session ticket keys of this process; a reload builds its snapshot with them. */
+    public SessionTicketKeys sessionTickets() {
+        return tickets;
+    }
+
     public RuntimeSnapshot snapshot() {
         return snapshots.get();
     }
@@ -321,6 +339,7 @@ public final class ProxyServer implements AutoCloseable {
             admin.close();
         }
         snapshots.get().close();
+        tickets.close();
         group.shutdownGracefully(0, 5, TimeUnit.SECONDS).awaitUninterruptibly(10, TimeUnit.SECONDS);
         LOG.info("stopped");
     }

@@ -114,7 +114,8 @@ public final class Reloader implements AutoCloseable {
         ProxyConfig config = null;
         try {
             config = ConfigLoader.load(configFile);
-            RuntimeSnapshot snapshot = RuntimeSnapshot.build(config, metrics, server.transport());
+            RuntimeSnapshot snapshot = RuntimeSnapshot.build(config, metrics, server.transport(),
+                    server.sessionTickets());
             server.apply(snapshot);
         } catch (ConfigException | TlsMaterialException | ProxyServer.StartupException | IllegalStateException
                 | IllegalArgumentException e) {

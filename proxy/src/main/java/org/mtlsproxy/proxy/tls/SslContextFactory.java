@@ -3,6 +3,8 @@ package org.mtlsproxy.proxy.tls;
 import io.netty.handler.ssl.ApplicationProtocolConfig;
 import io.netty.handler.ssl.ClientAuth;
 import io.netty.handler.ssl.OpenSsl;
+import io.netty.handler.ssl.OpenSslSessionContext;
+import io.netty.handler.ssl.OpenSslSessionTicketKey;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslProvider;
@@ -12,11 +14,13 @@ import java.security.PrivateKey;
 import java.security.cert.X509CRL;
 import java.security.cert.X509Certificate;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import javax.net.ssl.SSLException;
 import org.mtlsproxy.config.BackendTlsConfig;
 import org.mtlsproxy.config.PemFiles;
 import org.mtlsproxy.config.ServerTlsConfig;
+import org.mtlsproxy.config.SessionTicketKeyFile;
 import org.mtlsproxy.config.TrustBundleConfig;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -106,6 +110,37 @@ public final class SslContextFactory {
             throw new TlsMaterialException("cannot build the listener TLS context from "
                     + tls.certificateChain() + ": " + e.getMessage(), e);
         }
+    }
+
+    /** Whether {@code context} is BoringSSL's, whose session ticket keys {@link #setTicketKeys} can set. */
+    static boolean supportsTicketKeys(SslContext context) {
+        return context.sessionContext() instanceof OpenSslSessionContext;
+    }
+
+    /**
+     * Sets the session ticket keys of a BoringSSL server context: the first encrypts new tickets, every one decrypts
+     * (a ticket under another than the first is accepted and replaced by a fresh one). This also enables tickets for
+     * TLS 1.2, which Netty turns off by default; TLS 1.3 resumption always uses tickets. netty-tcnative swaps the
+     * key array under the context's write lock, so it is safe while handshakes run on the event loops.
+     *
+     * @param keys {@value SessionTicketKeyFile#KEY_SIZE}-byte keys: 16 name, 16 HMAC secret, 16 AES key
+     */
+    static void setTicketKeys(SslContext context, List<byte[]> keys) {
+        if (!(context.sessionContext() instanceof OpenSslSessionContext sessions)) {
+            throw new IllegalArgumentException("not a BoringSSL context: " + context.getClass().getName());
+        }
+        OpenSslSessionTicketKey[] ticketKeys = new OpenSslSessionTicketKey[keys.size()];
+        for (int i = 0; i < ticketKeys.length; i++) {
+            byte[] k = keys.get(i);
+            if (k.length != SessionTicketKeyFile.KEY_SIZE) {
+                throw new IllegalArgumentException("a session ticket key has " + k.length + " bytes (expected: "
+                        + SessionTicketKeyFile.KEY_SIZE + ")");
+            }
+            ticketKeys[i] = new OpenSslSessionTicketKey(Arrays.copyOfRange(k, 0, 16), Arrays.copyOfRange(k, 16, 32),
+                    Arrays.copyOfRange(k, 32, 48));
+        }
+        // Not the byte[] overload: in Netty 4.2.18 it splits the array at wrong offsets.
+        sessions.setTicketKeys(ticketKeys);
     }
 
     /** The verifier of a listener's client certificates, from its trust bundles and CRL files. */

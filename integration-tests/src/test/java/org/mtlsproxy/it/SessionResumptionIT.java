@@ -1,0 +1,101 @@
+package org.mtlsproxy.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.nio.NioIoHandler;
+import java.nio.file.Files;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.mtlsproxy.proxy.server.Reloader;
+import org.mtlsproxy.testing.RecordingBackend;
+import org.mtlsproxy.testing.TestPki;
+
+/**
+ * TLS session resumption on one proxy: generated ticket keys outlive a reload, and a resumed session is held to the
+ * same checks as a full handshake (its chain verified again against the current trust bundles and CRLs, its trust
+ * bundle known to allow rules).
+ */
+class SessionResumptionIT {
+
+    private static final TestPki PKI = TestPki.get();
+
+    private static EventLoopGroup group;
+    private static RecordingBackend backend;
+
+    @BeforeAll
+    static void start() throws Exception {
+        group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+        backend = RecordingBackend.start(PKI.backendServer());
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        if (backend != null) {
+            backend.close();
+        }
+        if (group != null) {
+            group.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
+        }
+    }
+
+    @Test
+    void generatedKeysSurviveAReloadAndAResumedClientKeepsItsTrustBundle() throws Exception {
+        // Given: a route allowing the good client only through the bundle that verified it
+        try (ProxyFixture proxy = ProxyFixture.builder().backend("b", backend.port())
+                .route("all", null, "/", "b", "{ spiffe-id = \"" + TestPki.GOOD_CLIENT_SPIFFE_ID
+                        + "\", trust-bundle = test-clients }")
+                .start()) {
+            ResumingClient client = new ResumingClient(group, PKI.goodClient());
+            ResumingClient.Handshake full = client.connect(proxy.port(), 1001);
+            ResumingClient.Handshake resumed = client.connect(proxy.port(), 1001);
+
+            // When
+            Reloader.Result reload = proxy.server().reload("test").get(30, TimeUnit.SECONDS);
+            ResumingClient.Handshake afterReload = client.connect(proxy.port(), 1001);
+
+            // Then
+            assertThat(full).isEqualTo(new ResumingClient.Handshake(200, false, "TLSv1.3"));
+            assertThat(resumed).as("resumed, and allowed by the trust-bundle rule")
+                    .isEqualTo(new ResumingClient.Handshake(200, true, "TLSv1.3"));
+            assertThat(reload.success()).as(reload.message()).isTrue();
+            assertThat(afterReload).as("resumed with the keys of before the reload")
+                    .isEqualTo(new ResumingClient.Handshake(200, true, "TLSv1.3"));
+            assertThat(proxy.counter("mtls_proxy.handshakes.resumed", "listener", ProxyFixture.LISTENER))
+                    .isEqualTo(2);
+        }
+    }
+
+    @Test
+    void aResumedSessionOfAClientRevokedSinceIsRefused() throws Exception {
+        // Given: no CRL yet, and a session of the (soon revoked) client
+        try (ProxyFixture proxy = ProxyFixture.builder().backend("b", backend.port())
+                .route("all", null, "/", "b", "{ trust-bundle = test-clients }")
+                .clientCrls()
+                .start()) {
+            ResumingClient client = new ResumingClient(group, PKI.revokedClient());
+            assertThat(client.connect(proxy.port(), 1001).status()).isEqualTo(200);
+
+            // When: the CRL revoking it is configured, and it comes back with its session
+            String conf = Files.readString(proxy.configFile());
+            String withCrl = conf.replace("crls = []", "crls = [" + ProxyFixture.hocon(PKI.clientCrlPem()) + "]");
+            assertThat(withCrl).isNotEqualTo(conf);
+            Files.writeString(proxy.configFile(), withCrl);
+            Reloader.Result reload = proxy.server().reload("test").get(30, TimeUnit.SECONDS);
+            int forwardedBefore = backend.received().size();
+            ResumingClient.Handshake comeback = client.connect(proxy.port(), 1001);
+
+            // Then: the session resumed at the TLS level, and the proxy refused it as revoked
+            assertThat(reload.success()).as(reload.message()).isTrue();
+            assertThat(comeback.resumed()).as("the client offered its session and the server accepted the ticket")
+                    .isTrue();
+            assertThat(comeback.status()).as("no response: connection closed").isZero();
+            assertThat(proxy.handshakeFailures("revoked")).isEqualTo(1);
+            assertThat(proxy.counter("mtls_proxy.handshakes.resumed", "listener", ProxyFixture.LISTENER)).isZero();
+            assertThat(backend.received()).hasSize(forwardedBefore);
+        }
+    }
+}
