@@ -121,7 +121,7 @@ public final class CheckCommand implements Callable<Integer> {
                 chain = PemFiles.readCertificates(cert);
             }
         } catch (IllegalArgumentException | IOException e) {
-            throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage(), e, null, null);
+            throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage(), e);
         }
         Path file = Main.configPath(config, err);
         if (file == null) {
@@ -148,7 +148,7 @@ public final class CheckCommand implements Callable<Integer> {
             report = chain != null ? AccessCheck.certificate(snapshot, chain, listener, target)
                     : AccessCheck.identity(snapshot, identity, listener, target);
         } catch (IllegalArgumentException e) {
-            throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage(), e, null, null);
+            throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage(), e);
         } finally {
             snapshot.close();
         }

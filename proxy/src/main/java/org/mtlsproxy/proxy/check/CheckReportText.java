@@ -76,8 +76,8 @@ public final class CheckReportText {
             }
             return;
         }
-        int nameWidth = 0;
-        int matchWidth = 0;
+        int nameWidth = 1;
+        int matchWidth = 1;
         for (RouteCheck r : l.routes()) {
             nameWidth = Math.max(nameWidth, name(r).length());
             matchWidth = Math.max(matchWidth, match(r).length());
