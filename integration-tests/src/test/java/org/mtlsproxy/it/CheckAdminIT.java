@@ -178,6 +178,34 @@ class CheckAdminIT {
     }
 
     @Test
+    void readmeJsonExampleHasExactlyTheFieldsOfARealAnswer() throws Exception {
+        String readme = Files.readString(Path.of(System.getProperty("user.dir")).resolve("../README.md"));
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?s)## Why was I rejected\\? `check`.*?```json\n(.*?)```")
+                .matcher(readme);
+        assertThat(m.find()).as("the README's check JSON example").isTrue();
+        JsonNode example = JSON.readTree(m.group(1));
+        JsonNode real = JSON.readTree(postCheck("?path=/hello", PKI.otherClient().chainPem()).body());
+
+        assertThat(fieldPaths(example, "")).isEqualTo(fieldPaths(real, ""));
+    }
+
+    /** Every object key, as a path ({@code listeners[].verification.bundles[].result}), sorted. */
+    private static java.util.SortedSet<String> fieldPaths(JsonNode node, String prefix) {
+        java.util.SortedSet<String> paths = new java.util.TreeSet<>();
+        if (node.isObject()) {
+            for (String name : node.propertyNames()) {
+                paths.add(prefix + name);
+                paths.addAll(fieldPaths(node.get(name), prefix + name + "."));
+            }
+        } else if (node.isArray()) {
+            for (JsonNode item : node) {
+                paths.addAll(fieldPaths(item, prefix.substring(0, prefix.length() - 1) + "[]."));
+            }
+        }
+        return paths;
+    }
+
+    @Test
     void dataPortDoesNotServeCheckButProxiesItLikeAnyRequest() throws Exception {
         byte[] pem = Files.readAllBytes(PKI.goodClient().chainPem());
         int before = backend.received().size();

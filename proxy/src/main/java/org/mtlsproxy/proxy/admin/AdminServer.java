@@ -185,8 +185,8 @@ public final class AdminServer implements AutoCloseable {
             try {
                 chain = PemFiles.parseCertificates("request body", ByteBufUtil.getBytes(req.content()));
             } catch (IOException e) {
-                respond(ctx, req, HttpResponseStatus.BAD_REQUEST, "text/plain", e.getMessage()
-                        + " (expected: the client's PEM certificate chain, leaf first)\n");
+                // The message names the problem and what was expected (BEGIN CERTIFICATE).
+                respond(ctx, req, HttpResponseStatus.BAD_REQUEST, "text/plain", e.getMessage() + "\n");
                 return;
             }
             String host = param(query, "host");
