@@ -60,19 +60,31 @@ public final class PemFiles {
      */
     public static List<X509Certificate> readCertificates(Path file) throws IOException {
         requireNonNull(file, "file");
+        return parseCertificates(file.toString(), readAllBytes(file));
+    }
+
+    /**
+     * Like {@link #readCertificates(Path)}, for PEM that did not come from a file (e.g. an admin request body).
+     *
+     * @param source names the input in error messages, e.g. {@code "request body"}
+     * @throws IOException if a block is malformed or there is no certificate
+     */
+    public static List<X509Certificate> parseCertificates(String source, byte[] pem) throws IOException {
+        requireNonNull(source, "source");
+        requireNonNull(pem, "pem");
         JcaX509CertificateConverter converter = new JcaX509CertificateConverter();
         List<X509Certificate> certificates = new ArrayList<>();
-        for (Object block : readPemBlocks(file)) {
+        for (Object block : parsePem(source, pem)) {
             if (block instanceof X509CertificateHolder holder) {
                 try {
                     certificates.add(converter.getCertificate(holder));
                 } catch (CertificateException e) {
-                    throw new IOException("invalid certificate in " + file + ": " + e.getMessage(), e);
+                    throw new IOException("invalid certificate in " + source + ": " + e.getMessage(), e);
                 }
             }
         }
         if (certificates.isEmpty()) {
-            throw new IOException("no PEM certificate found in " + file + " (expected: BEGIN CERTIFICATE)");
+            throw new IOException("no PEM certificate found in " + source + " (expected: BEGIN CERTIFICATE)");
         }
         return List.copyOf(certificates);
     }
@@ -119,7 +131,7 @@ public final class PemFiles {
         }
         JcaX509CRLConverter converter = new JcaX509CRLConverter();
         List<X509CRL> crls = new ArrayList<>();
-        for (Object block : parsePem(file, bytes)) {
+        for (Object block : parsePem(file.toString(), bytes)) {
             if (block instanceof X509CRLHolder holder) {
                 try {
                     crls.add(converter.getCRL(holder));
@@ -175,10 +187,10 @@ public final class PemFiles {
     }
 
     private static List<Object> readPemBlocks(Path file) throws IOException {
-        return parsePem(file, readAllBytes(file));
+        return parsePem(file.toString(), readAllBytes(file));
     }
 
-    private static List<Object> parsePem(Path file, byte[] bytes) throws IOException {
+    private static List<Object> parsePem(String file, byte[] bytes) throws IOException {
         List<Object> blocks = new ArrayList<>();
         try (Reader reader = new InputStreamReader(new ByteArrayInputStream(bytes), StandardCharsets.US_ASCII);
                 PEMParser parser = new PEMParser(reader)) {

@@ -117,12 +117,62 @@ class CliIT {
         assertThat(dir.resolve("demo/proxy.conf")).exists();
     }
 
+    /** Runs the jar with stdout and stderr apart: {@code check}'s stdout must be its answer alone. */
+    private record Split(int exit, String out, String err) {
+    }
+
+    private Split runJarSplit(String... args) throws Exception {
+        List<String> cmd = new ArrayList<>(List.of(ProxyProcess.javaBin(), "-jar", ProxyProcess.JAR.toString()));
+        cmd.addAll(List.of(args));
+        Path out = Files.createTempFile(dir, "out-", ".txt");
+        Path err = Files.createTempFile(dir, "err-", ".txt");
+        Process p = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile()).start();
+        if (!p.waitFor(60, java.util.concurrent.TimeUnit.SECONDS)) {
+            p.destroyForcibly();
+            throw new AssertionError("check did not exit: " + Files.readString(err));
+        }
+        return new Split(p.exitValue(), Files.readString(out), Files.readString(err));
+    }
+
+    @Test
+    void checkExitsWithTheVerdictAndPrintsOnlyJsonOnStdout() throws Exception {
+        Path conf = ProxyProcess.writeConfig(dir, 8443, 9901, 9443, TestPki.GOOD_CLIENT_SPIFFE_ID, "");
+        tools.jackson.databind.json.JsonMapper json = tools.jackson.databind.json.JsonMapper.builder().build();
+
+        Split allowed = runJarSplit("check", "--config", conf.toString(), "--cert",
+                PKI.goodClient().chainPem().toString(), "--format", "json");
+        assertThat(allowed.exit()).as(allowed.err()).isZero();
+        assertThat(json.readTree(allowed.out()).get("allowed").asBoolean()).isTrue();
+
+        Split denied = runJarSplit("check", "--config", conf.toString(), "--cert",
+                PKI.otherClient().chainPem().toString());
+        assertThat(denied.exit()).as(denied.err()).isEqualTo(3);
+        assertThat(denied.out()).contains("DENIED: no route allows this client");
+
+        // A stale CRL makes the proxy log a warning while compiling the config: on stderr, never in the JSON.
+        Path staleCrl = PKI.writeCrl(PKI.clientIntermediateCa(), List.of(),
+                java.time.Instant.now().minus(Duration.ofHours(1)));
+        Files.writeString(conf, Files.readString(conf).replace("ca-bundle = \"" + PKI.clientRootPem() + "\" }",
+                "ca-bundle = \"" + PKI.clientRootPem() + "\", crls = [\"" + staleCrl + "\"] }"));
+        Split stale = runJarSplit("check", "--config", conf.toString(), "--cert",
+                PKI.goodClient().chainPem().toString(), "--format", "json");
+        assertThat(stale.exit()).as(stale.err()).isEqualTo(3);
+        assertThat(stale.err()).contains("CRL is already stale");
+        assertThat(json.readTree(stale.out()).get("listeners").get(0).get("verification").get("reason").asString())
+                .isEqualTo("crl_expired");
+
+        Split usage = runJarSplit("check", "--config", conf.toString());
+        assertThat(usage.exit()).isEqualTo(2);
+        assertThat(usage.out()).isEmpty();
+        assertThat(usage.err()).contains("give --cert FILE");
+    }
+
     @Test
     void versionAndHelpWork() throws Exception {
         assertThat(runJar(Duration.ofSeconds(30), "--version").out()).startsWith("mtls-proxy ");
         Result help = runJar(Duration.ofSeconds(30), "--help");
         assertThat(help.exit()).isZero();
-        assertThat(help.out()).contains("run", "validate", "demo", "pki");
+        assertThat(help.out()).contains("run", "validate", "demo", "pki", "check");
     }
 
     private static List<String> jsonArray(String instruction) throws IOException {

@@ -96,6 +96,7 @@ final class ProxyFixture implements AutoCloseable {
         private Path listenerChain;
         private Path listenerKey;
         private String clientTrust;
+        private String listenerTls = "";
 
         /** A backend verified against the test backend root, named {@code name}, at 127.0.0.1:{@code port}. */
         Builder backend(String name, int... ports) {
@@ -174,6 +175,12 @@ final class ProxyFixture implements AutoCloseable {
             return this;
         }
 
+        /** Further keys of the listener's {@code tls} block, e.g. {@code verify-depth = 1}. */
+        Builder listenerTls(String hocon) {
+            listenerTls = hocon;
+            return this;
+        }
+
         ProxyFixture start() throws Exception {
             TestPki pki = TestPki.get();
             String hocon = """
@@ -185,6 +192,7 @@ final class ProxyFixture implements AutoCloseable {
                           certificate-chain = %s
                           private-key = %s
                           client-trust = [%s]
+                          %s
                         }
                       }]
                       routes = [%s]
@@ -199,7 +207,7 @@ final class ProxyFixture implements AutoCloseable {
                     q(listenerKey != null ? listenerKey : pki.proxyServer().keyPem()),
                     clientTrust != null ? clientTrust : "{ name = test-clients, ca-bundle = " + q(pki.clientRootPem())
                             + ", crls = [" + (clientCrls != null ? clientCrls : q(pki.clientCrlPem())) + "] }",
-                    String.join("\n", routes), String.join("\n", backends), String.join("\n", extra));
+                    listenerTls, String.join("\n", routes), String.join("\n", backends), String.join("\n", extra));
             Path file = Files.createTempFile(pki.directory(), "proxy-", ".conf");
             Files.writeString(file, hocon);
             ProxyConfig config = ConfigLoader.load(file);

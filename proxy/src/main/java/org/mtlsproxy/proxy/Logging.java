@@ -28,6 +28,26 @@ final class Logging {
         }
     }
 
+    /**
+     * Sends log lines to stderr instead of stdout, for commands whose stdout is their answer ({@code check}): a
+     * warning written while compiling the config must not break the JSON a script reads.
+     */
+    static void toStandardError() {
+        if (!(LoggerFactory.getILoggerFactory() instanceof LoggerContext context)) {
+            return;
+        }
+        for (ch.qos.logback.classic.Logger logger : context.getLoggerList()) {
+            for (java.util.Iterator<ch.qos.logback.core.Appender<ch.qos.logback.classic.spi.ILoggingEvent>> it =
+                    logger.iteratorForAppenders(); it.hasNext(); ) {
+                if (it.next() instanceof ch.qos.logback.core.ConsoleAppender<?> console) {
+                    console.stop();
+                    console.setTarget("System.err");
+                    console.start();
+                }
+            }
+        }
+    }
+
     static void use(Format format) {
         if (format == Format.json || System.getProperty("logback.configurationFile") != null) {
             return;

@@ -25,15 +25,16 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /**
- * The command line: {@code run} (the default), {@code validate}, {@code demo} and {@code pki}.
+ * The command line: {@code run} (the default), {@code validate}, {@code demo}, {@code check} and {@code pki}.
  *
  * <p>Exit codes: 0 success, 1 runtime failure (TLS material unusable, port taken), 2 invalid configuration or
- * usage, 3 the demo's self-check failed.
+ * usage, 3 the demo's self-check failed, or {@code check} found the client denied.
  */
 @Command(name = "mtls-proxy", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "An mTLS-terminating reverse proxy: verifies client certificates, authorizes the identity "
                 + "per route and forwards over verified TLS.%nWithout a command, runs the proxy (like `run`).",
-        subcommands = {Main.Run.class, Main.Validate.class, Main.DemoCommand.class, PkiCommand.class})
+        subcommands = {Main.Run.class, Main.Validate.class, Main.DemoCommand.class, CheckCommand.class,
+                PkiCommand.class})
 public final class Main implements Callable<Integer> {
 
     static final String LEAK_DETECTION_LEVEL = "io.netty.leakDetection.level";

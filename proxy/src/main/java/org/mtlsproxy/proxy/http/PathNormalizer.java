@@ -73,6 +73,12 @@ public final class PathNormalizer {
         return rewrite(requestUri, pathEnd, end, fragment);
     }
 
+    /** The path a route is chosen by: a normalised target without its query. */
+    public static String withoutQuery(String normalized) {
+        int q = normalized.indexOf('?');
+        return q < 0 ? normalized : normalized.substring(0, q);
+    }
+
     private static String rewrite(String uri, int pathEnd, int end, int fragment) {
         StringBuilder out = new StringBuilder(end);
         for (int i = 0; i < pathEnd; i++) {

@@ -325,7 +325,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
             authority = hosts.get(0);
         }
         // HTTP/1.0 without Host: route by the TLS SNI name the client asked for.
-        String host = authority != null ? hostOf(authority) : sniHost();
+        String host = authority != null ? HostNormalizer.normalize(authority) : sniHost();
         if (host != null && host.isEmpty()) {
             rejectLocally(HttpResponseStatus.BAD_REQUEST, RejectReason.BAD_REQUEST, "invalid Host header");
             return;
@@ -343,8 +343,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
             rejectLocally(HttpResponseStatus.BAD_REQUEST, RejectReason.BAD_REQUEST, "invalid request path");
             return;
         }
-        int q = normalized.indexOf('?');
-        String path = q < 0 ? normalized : normalized.substring(0, q);
+        String path = PathNormalizer.withoutQuery(normalized);
         logPath = path;
 
         RouteRuntime r = listener.routes().match(host, path);
@@ -466,39 +465,6 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
             }
         }
         return null;
-    }
-
-    /** The host part of a Host value, lower-cased, without port; null when absent; "" when malformed. */
-    private static String hostOf(String authority) {
-        if (authority == null) {
-            return null;
-        }
-        String a = authority.trim();
-        int at = a.lastIndexOf('@');
-        if (at >= 0) {
-            return "";
-        }
-        String host;
-        if (a.startsWith("[")) {
-            int close = a.indexOf(']');
-            if (close < 0) {
-                return "";
-            }
-            host = a.substring(1, close);
-        } else {
-            int colon = a.indexOf(':');
-            host = colon < 0 ? a : a.substring(0, colon);
-        }
-        if (host.endsWith(".")) {
-            host = host.substring(0, host.length() - 1);
-        }
-        for (int i = 0; i < host.length(); i++) {
-            char c = host.charAt(i);
-            if (c <= ' ' || c == '/' || c == '\\' || c == '?' || c == '#' || c == '%' || c >= 0x7f) {
-                return "";
-            }
-        }
-        return host.toLowerCase(java.util.Locale.ROOT);
     }
 
     private void onRequestContent(HttpContent content) {

@@ -125,9 +125,10 @@ public final class IdentityExtractor {
      * The SPIFFE ID, or empty unless exactly one URI SAN has the {@code spiffe} scheme.
      *
      * <p>An X.509-SVID "MUST contain exactly one URI SAN" (SPIFFE X509-SVID spec, section 2). With two candidates
-     * neither can be trusted to be the identity, so authorization by SPIFFE ID fails closed.
+     * neither can be trusted to be the identity, so authorization by SPIFFE ID fails closed. Public for the
+     * {@code check} tool, which builds an identity from declared URIs by the same rule.
      */
-    private static Optional<String> spiffeId(List<String> uris) {
+    public static Optional<String> spiffeId(List<String> uris) {
         String found = null;
         for (String uri : uris) {
             if (SpiffeIds.isSpiffeUri(uri)) {

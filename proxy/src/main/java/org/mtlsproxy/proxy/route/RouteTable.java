@@ -70,11 +70,19 @@ public final class RouteTable<T> {
     private final Map<String, Bucket<T>> exact;
     private final WildcardIndex<T> wildcard;
     private final Bucket<T> anyHost;
+    private final List<Entry<T>> entries;
 
-    private RouteTable(Map<String, Bucket<T>> exact, WildcardIndex<T> wildcard, Bucket<T> anyHost) {
+    private RouteTable(Map<String, Bucket<T>> exact, WildcardIndex<T> wildcard, Bucket<T> anyHost,
+            List<Entry<T>> entries) {
         this.exact = exact;
         this.wildcard = wildcard;
         this.anyHost = anyHost;
+        this.entries = entries;
+    }
+
+    /** Every entry, in the order given to {@link #build}: for listing routes (the {@code check} tool), not routing. */
+    public List<Entry<T>> entries() {
+        return entries;
     }
 
     /**
@@ -122,7 +130,8 @@ public final class RouteTable<T> {
         }
         Map<String, Bucket<T>> exactBuckets = new HashMap<>();
         exact.forEach((host, list) -> exactBuckets.put(host, Bucket.of(list)));
-        return new RouteTable<>(exactBuckets, WildcardIndex.of(wildcard), Bucket.of(anyHost));
+        return new RouteTable<>(exactBuckets, WildcardIndex.of(wildcard), Bucket.of(anyHost),
+                List.copyOf(entries));
     }
 
     /**

@@ -110,7 +110,7 @@ public final class ProxyServer implements AutoCloseable {
             }
             if (config.admin().enabled()) {
                 server.admin = AdminServer.start(config.admin().bind(), metrics, transport, server::isReady,
-                        () -> ConfigJson.render(server.snapshot().config()), server::reload);
+                        () -> ConfigJson.render(server.snapshot().config()), server::reload, server::snapshot);
             }
         } catch (RuntimeException e) {
             server.close();

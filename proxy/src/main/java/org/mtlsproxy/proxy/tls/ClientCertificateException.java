@@ -13,11 +13,18 @@ public final class ClientCertificateException extends CertificateException {
 
     private final RejectReason reason;
     private final String subject;
+    private final String detail;
 
     ClientCertificateException(RejectReason reason, String subject, String detail) {
         super(reason.label() + ": " + detail);
         this.reason = requireNonNull(reason, "reason");
         this.subject = subject;
+        this.detail = detail;
+    }
+
+    /** What exactly failed, for a person, without the reason label the message starts with. */
+    public String detail() {
+        return detail;
     }
 
     public RejectReason reason() {

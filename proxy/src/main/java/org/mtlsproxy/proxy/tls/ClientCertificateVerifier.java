@@ -86,6 +86,8 @@ public final class ClientCertificateVerifier extends X509ExtendedTrustManager {
     private static final int VERIFIED_MAX = 10_000;
 
     private final List<CompiledBundle> bundles;
+    /** Names of the bundles with {@code enabled = false}, in configured order: reported by {@link #explain}. */
+    private final List<String> disabledBundles;
     /** Every declared trust domain, of enabled and disabled bundles, to the name of the bundle declaring it. */
     private final Map<String, String> trustDomainOwners;
     private final int verifyDepth;
@@ -128,6 +130,7 @@ public final class ClientCertificateVerifier extends X509ExtendedTrustManager {
         this.verifyDepth = verifyDepth;
         Map<String, String> owners = new HashMap<>();
         List<CompiledBundle> compiled = new ArrayList<>();
+        List<String> disabled = new ArrayList<>();
         List<X509Certificate> issuers = new ArrayList<>();
         for (TrustBundle b : bundles) {
             b.trustDomain().ifPresent(td -> {
@@ -138,6 +141,7 @@ public final class ClientCertificateVerifier extends X509ExtendedTrustManager {
                 }
             });
             if (!b.enabled()) {
+                disabled.add(b.name());
                 continue;
             }
             CompiledBundle c = new CompiledBundle(b);
@@ -147,6 +151,7 @@ public final class ClientCertificateVerifier extends X509ExtendedTrustManager {
         }
         this.trustDomainOwners = Map.copyOf(owners);
         this.bundles = List.copyOf(compiled);
+        this.disabledBundles = List.copyOf(disabled);
         this.acceptedIssuers = issuers.toArray(new X509Certificate[0]);
     }
 
@@ -187,14 +192,127 @@ public final class ClientCertificateVerifier extends X509ExtendedTrustManager {
                 }
                 return bundle.name;
             } catch (ClientCertificateException e) {
-                // Prefer the most specific failure: a chain that anchored but was revoked, expired or of the wrong
-                // trust domain says more than "no bundle knows this CA".
-                if (best == null || best.reason() == RejectReason.UNTRUSTED_CA) {
-                    best = e;
-                }
+                best = moreSpecific(best, e);
             }
         }
         throw best;
+    }
+
+    /**
+     * Prefers the most specific failure: a chain that anchored but was revoked, expired or of the wrong trust domain
+     * says more than "no bundle knows this CA".
+     */
+    private static ClientCertificateException moreSpecific(ClientCertificateException best,
+            ClientCertificateException next) {
+        return best == null || best.reason() == RejectReason.UNTRUSTED_CA ? next : best;
+    }
+
+    /**
+     * How {@link #verify} decides {@code chain}, bundle by bundle, for the {@code check} tool: the same checks in the
+     * same order with the same verdict (the first bundle that accepts, else the most specific failure), except that
+     * every enabled bundle is tried and nothing is remembered, counted or logged.
+     */
+    public Explanation explain(X509Certificate[] chain) {
+        List<BundleOutcome> disabled = new ArrayList<>();
+        disabledBundles.forEach(name -> disabled.add(new BundleOutcome(name, BundleOutcome.Result.DISABLED, null,
+                "bundle is disabled (enabled = false)")));
+        if (chain == null || chain.length == 0) {
+            return new Explanation(null, RejectReason.NO_CLIENT_CERT, "no client certificate", List.of());
+        }
+        X509Certificate leaf = chain[0];
+        String subject = leaf.getSubjectX500Principal().getName();
+        List<String> spiffeUris;
+        try {
+            checkLeaf(leaf, subject);
+            spiffeUris = spiffeUris(leaf, subject);
+        } catch (ClientCertificateException e) {
+            // Refused before any bundle is tried, as verify() does.
+            return new Explanation(null, e.reason(), e.detail(), List.of());
+        }
+        Instant now = clock.instant();
+        String accepted = null;
+        ClientCertificateException best = null;
+        List<BundleOutcome> outcomes = new ArrayList<>();
+        for (CompiledBundle bundle : bundles) {
+            try {
+                List<X509CRL> stale = bundle.verify(chain, verifyDepth, subject, spiffeUris, trustDomainOwners, now);
+                outcomes.add(new BundleOutcome(bundle.name, stale.isEmpty() ? BundleOutcome.Result.ACCEPTED
+                        : BundleOutcome.Result.ACCEPTED_STALE_CRL, null, stale.isEmpty() ? "chain verified"
+                        : "chain verified, relying on a CRL past its nextUpdate (crl-expired-policy soft-fail)"));
+                if (accepted == null) {
+                    accepted = bundle.name;
+                }
+            } catch (ClientCertificateException e) {
+                outcomes.add(new BundleOutcome(bundle.name, BundleOutcome.Result.REFUSED, e.reason(), e.detail()));
+                best = moreSpecific(best, e);
+            }
+        }
+        outcomes.addAll(disabled);
+        return accepted != null ? new Explanation(accepted, null, "verified by trust bundle " + accepted, outcomes)
+                : new Explanation(null, best.reason(), best.detail(), outcomes);
+    }
+
+    /**
+     * The verdict on a client chain and how each trust bundle of the listener saw it.
+     *
+     * @param trustBundle the bundle that verified the chain (the one recorded in the identity); null when refused
+     * @param reason      why the chain is refused; null when verified
+     * @param detail      what a person reads: which bundle verified, or what exactly failed
+     * @param bundles     per bundle, in configured order (disabled ones last); empty when the leaf itself was
+     *                    refused before any bundle was tried
+     */
+    public record Explanation(String trustBundle, RejectReason reason, String detail, List<BundleOutcome> bundles) {
+        public Explanation {
+            requireNonNull(detail, "detail");
+            bundles = List.copyOf(bundles);
+            if ((trustBundle == null) == (reason == null)) {
+                throw new IllegalArgumentException("exactly one of trustBundle and reason (got: " + trustBundle
+                        + ", " + reason + ")");
+            }
+        }
+
+        public boolean verified() {
+            return trustBundle != null;
+        }
+    }
+
+    /**
+     * How one trust bundle saw a client chain.
+     *
+     * @param bundle the bundle's name
+     * @param result what it did with the chain
+     * @param reason why it refused; null unless {@code result} is {@link Result#REFUSED}
+     * @param detail what a person reads
+     */
+    public record BundleOutcome(String bundle, Result result, RejectReason reason, String detail) {
+        public BundleOutcome {
+            requireNonNull(bundle, "bundle");
+            requireNonNull(result, "result");
+            requireNonNull(detail, "detail");
+            if ((result == Result.REFUSED) != (reason != null)) {
+                throw new IllegalArgumentException("a reason exactly when refused (got: " + result + ", " + reason
+                        + ")");
+            }
+        }
+
+        /** What a bundle did with a chain; {@link #label()} is the value the check report shows. */
+        public enum Result {
+            ACCEPTED("accepted"),
+            /** Accepted under crl-expired-policy soft-fail while a CRL it relied on is stale. */
+            ACCEPTED_STALE_CRL("accepted_stale_crl"),
+            REFUSED("refused"),
+            DISABLED("disabled");
+
+            private final String label;
+
+            Result(String label) {
+                this.label = label;
+            }
+
+            public String label() {
+                return label;
+            }
+        }
     }
 
     private static List<String> spiffeUris(X509Certificate leaf, String subject) throws ClientCertificateException {

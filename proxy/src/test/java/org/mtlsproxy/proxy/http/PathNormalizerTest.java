@@ -131,4 +131,10 @@ class PathNormalizerTest {
         // When / Then
         assertThat(PathNormalizer.normalize(target)).isSameAs(target);
     }
+
+    @Test
+    void routingPathIsTheNormalisedTargetWithoutItsQuery() {
+        assertThat(PathNormalizer.withoutQuery("/a/b?x=1&y=/c")).isEqualTo("/a/b");
+        assertThat(PathNormalizer.withoutQuery("/a/b")).isEqualTo("/a/b");
+    }
 }

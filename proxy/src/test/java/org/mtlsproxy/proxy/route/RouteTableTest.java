@@ -30,6 +30,16 @@ class RouteTableTest {
     }
 
     @Test
+    void entriesAreListedInTheOrderGiven() {
+        List<RouteTable.Entry<String>> entries = List.of(route("b.internal", "/", "b"), route(null, "/x/", "x"),
+                route("*.internal", "/", "w"));
+
+        RouteTable<String> table = RouteTable.build(entries);
+
+        assertThat(table.entries()).containsExactlyElementsOf(entries);
+    }
+
+    @Test
     void exactHostBeatsWildcardWhichBeatsAnyHost() {
         // Given the same prefix in all three host classes
         RouteTable<String> table = RouteTable.build(List.of(

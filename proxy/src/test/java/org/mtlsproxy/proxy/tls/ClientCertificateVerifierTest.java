@@ -480,6 +480,98 @@ class ClientCertificateVerifierTest {
         }
     }
 
+    /** {@code explain}, behind the check tool: the verdict of {@code verify}, per bundle, without side effects. */
+    @Nested
+    class Explain {
+
+        private final RecordingEvents events = new RecordingEvents();
+
+        /** explain's verdict for {@code chain} equals verify's: the same bundle, or the same reason. */
+        private void assertSameVerdict(ClientCertificateVerifier v, X509Certificate[] chain) {
+            ClientCertificateVerifier.Explanation ex = v.explain(chain);
+            try {
+                String bundle = v.verify(chain);
+                assertThat(ex.verified()).as(ex.detail()).isTrue();
+                assertThat(ex.trustBundle()).isEqualTo(bundle);
+            } catch (ClientCertificateException e) {
+                assertThat(ex.verified()).isFalse();
+                assertThat(ex.reason()).isEqualTo(e.reason());
+                assertThat(ex.detail()).isEqualTo(e.detail());
+            }
+        }
+
+        @Test
+        void verdictIsVerifysForEveryKindOfChain() throws Exception {
+            X509CRL revoking = crl(intermediate, intermediate.getKeyPair().getPrivate(),
+                    leaf.getCertificate().getSerialNumber());
+            List<ClientCertificateVerifier> verifiers = List.of(
+                    verifier(3, bundle("prod", root), bundle("partner", otherRoot)),
+                    verifier(3, bundle("partner", otherRoot), bundle("prod", root, revoking)),
+                    verifier(1, bundle("prod", root)),
+                    verifier(3, domainBundle("prod", "prod.test", root), bundle("partner", otherRoot)));
+            Instant now = Instant.now();
+            List<X509Certificate[]> chains = List.of(
+                    chain(leaf, intermediate), chain(leaf), chain(otherLeaf), new X509Certificate[0],
+                    chain(client("CN=expired").notBefore(now.minus(Duration.ofDays(2)))
+                            .notAfter(now.minus(Duration.ofDays(1))).buildIssuedBy(intermediate), intermediate),
+                    chain(new CertificateBuilder().subject("CN=server").ecp256().addExtendedKeyUsageServerAuth()
+                            .buildIssuedBy(intermediate), intermediate),
+                    chain(leafWithUris(otherRoot, "spiffe://prod.test/a")),
+                    chain(leafWithUris(intermediate, "spiffe://prod.test/a"), intermediate));
+            for (ClientCertificateVerifier v : verifiers) {
+                for (X509Certificate[] c : chains) {
+                    assertSameVerdict(v, c);
+                }
+            }
+        }
+
+        @Test
+        void everyBundleSaysHowItSawTheChainAndTheFirstAcceptingOneIsRecorded() throws Exception {
+            ClientCertificateVerifier v = verifier(3, bundle("partner", otherRoot), bundle("prod", root),
+                    bundle("prod-again", root), disabled(bundle("old", otherRoot)));
+
+            ClientCertificateVerifier.Explanation ex = v.explain(chain(leaf, intermediate));
+
+            assertThat(ex.trustBundle()).isEqualTo("prod");
+            assertThat(ex.bundles()).extracting(ClientCertificateVerifier.BundleOutcome::bundle)
+                    .containsExactly("partner", "prod", "prod-again", "old");
+            assertThat(ex.bundles()).extracting(ClientCertificateVerifier.BundleOutcome::result).containsExactly(
+                    ClientCertificateVerifier.BundleOutcome.Result.REFUSED,
+                    ClientCertificateVerifier.BundleOutcome.Result.ACCEPTED,
+                    ClientCertificateVerifier.BundleOutcome.Result.ACCEPTED,
+                    ClientCertificateVerifier.BundleOutcome.Result.DISABLED);
+            assertThat(ex.bundles().get(0).reason()).isEqualTo(RejectReason.UNTRUSTED_CA);
+        }
+
+        @Test
+        void aLeafRefusedBeforeAnyBundleListsNoBundle() throws Exception {
+            X509Bundle server = new CertificateBuilder().subject("CN=server").ecp256().addExtendedKeyUsageServerAuth()
+                    .buildIssuedBy(intermediate);
+
+            ClientCertificateVerifier.Explanation ex = verifier(3, bundle("prod", root))
+                    .explain(chain(server, intermediate));
+
+            assertThat(ex.reason()).isEqualTo(RejectReason.BAD_KEY_USAGE);
+            assertThat(ex.bundles()).isEmpty();
+        }
+
+        @Test
+        void staleCrlAcceptanceIsShownButNeitherCountedNorRemembered() throws Exception {
+            ClientCertificateVerifier v = new ClientCertificateVerifier(List.of(softFail(Duration.ofHours(24),
+                    bundle("prod", root, staleIntermediateCrl(Duration.ofHours(1))))), 3, events);
+
+            ClientCertificateVerifier.Explanation ex = v.explain(chain(leaf, intermediate));
+
+            assertThat(ex.trustBundle()).isEqualTo("prod");
+            assertThat(ex.bundles().get(0).result())
+                    .isEqualTo(ClientCertificateVerifier.BundleOutcome.Result.ACCEPTED_STALE_CRL);
+            assertThat(events.staleAccepted).isEmpty();
+            // verify still counts: explain left nothing behind that would short-cut it.
+            v.verify(chain(leaf, intermediate));
+            assertThat(events.staleAccepted).containsExactly("prod");
+        }
+    }
+
     private record Loaded(String bundle, String issuer, Instant thisUpdate, Optional<Instant> nextUpdate) {
     }
 
