@@ -211,6 +211,7 @@ public final class AccessCheck {
                 addOnce(notes, "tcp listeners have no host or path: listener " + l.name() + " is its own route");
             }
             return List.of(new RouteCheck(l.name(), "tcp", null, null, outcome(tcp.authorizer().decide(identity)),
+                    tcp.shadowAuthorizer().map(a -> outcome(a.decide(identity))).orElse(null),
                     ruleNotes(tcp.config().allow(), declared)));
         }
         RouteTable<RouteRuntime> table = snapshot.listener(l.name()).routes();
@@ -248,12 +249,13 @@ public final class AccessCheck {
         Outcome outcome = outcome(r.authorizer().decide(identity));
         List<AllowRule> rules = snapshot.config().routes().stream().filter(rc -> rc.name().equals(r.name()))
                 .findFirst().map(RouteConfig::allow).orElse(List.of());
-        return new RouteCheck(r.name(), "http", e.host().orElse(null), e.pathPrefix(), outcome,
+        Outcome shadow = r.shadowAuthorizer().map(a -> outcome(a.decide(identity))).orElse(null);
+        return new RouteCheck(r.name(), "http", e.host().orElse(null), e.pathPrefix(), outcome, shadow,
                 outcome.allowed() ? List.of() : ruleNotes(rules, declared));
     }
 
     private static RouteCheck notRouted(OutcomeResult result, String reason) {
-        return new RouteCheck(null, "http", null, null, new Outcome(result, null, reason), List.of());
+        return new RouteCheck(null, "http", null, null, new Outcome(result, null, reason), null, List.of());
     }
 
     private static Outcome outcome(Decision d) {

@@ -143,10 +143,12 @@ public record CheckReport(Mode mode, boolean allowed, Request request, List<Stri
      * @param host       the route's host pattern, null for any host (or tcp)
      * @param pathPrefix the route's path prefix, null for tcp
      * @param decision   allowed, denied, or why no route was reached
+     * @param shadow     what the route's {@code shadow-allow} rules would decide (never enforced); null when the
+     *                   route has none or no route was reached
      * @param notes      what limits this result (e.g. rules an identity-only check cannot match)
      */
     public record RouteCheck(String route, String kind, String host, String pathPrefix, Outcome decision,
-            List<String> notes) {
+            Outcome shadow, List<String> notes) {
         public RouteCheck {
             requireNonNull(kind, "kind");
             requireNonNull(decision, "decision");

@@ -95,6 +95,11 @@ public final class CheckReportJson {
         node.put("host", r.host());
         node.put("path_prefix", r.pathPrefix());
         outcome(node.putObject("decision"), r.decision());
+        if (r.shadow() == null) {
+            node.putNull("shadow");
+        } else {
+            outcome(node.putObject("shadow"), r.shadow());
+        }
         strings(node.putArray("notes"), r.notes());
     }
 

@@ -87,6 +87,10 @@ public final class CheckReportText {
         for (RouteCheck r : l.routes()) {
             out.append(String.format(row, r.decision().result().label().toUpperCase(java.util.Locale.ROOT), name(r),
                     match(r), r.decision().reason()).stripTrailing()).append('\n');
+            if (r.shadow() != null) {
+                out.append("      shadow: ").append(r.shadow().result().label()).append(" (")
+                        .append(r.shadow().reason()).append("; shadow-allow is never enforced)\n");
+            }
             for (String note : r.notes()) {
                 out.append("      note: ").append(note).append('\n');
             }

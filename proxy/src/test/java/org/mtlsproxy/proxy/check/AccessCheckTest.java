@@ -32,7 +32,8 @@ class AccessCheckTest {
             { name = orders, host = "api.test", path-prefix = "/orders/", backend = b,
               allow = [{ name = prod-orders, spiffe-id = "spiffe://test.local/ns/prod/sa/orders" }] }
             { name = admin, path-prefix = "/admin/", backend = b,
-              allow = [{ name = admins, subject-cn = "root" }] }
+              allow = [{ name = admins, subject-cn = "root" }],
+              shadow-allow = [{ name = new-admins, spiffe-id = "spiffe://test.local/ns/prod/sa/orders" }] }
             { name = closed, path-prefix = "/closed/", backend = b, allow = [] }
             { name = by-bundle, path-prefix = "/bundle/", backend = b,
               allow = [{ name = bundle-rule, trust-bundle = test-clients }] }
@@ -94,6 +95,10 @@ class AccessCheckTest {
         assertThat(route(main, "admin").decision().reason()).isEqualTo("no allow rule matched");
         assertThat(route(main, "closed").decision().reason()).isEqualTo("route has no allow rules");
         assertThat(route(main, "by-bundle").decision().rule()).isEqualTo("bundle-rule");
+        // shadow-allow: what the dry-run rules would decide, beside (never instead of) the enforced decision
+        assertThat(route(main, "admin").shadow().result()).isEqualTo(OutcomeResult.ALLOWED);
+        assertThat(route(main, "admin").shadow().rule()).isEqualTo("new-admins");
+        assertThat(route(main, "orders").shadow()).isNull();
     }
 
     @Test
@@ -316,6 +321,13 @@ class AccessCheckTest {
         assertThat(route.get("decision").get("result").asString()).isEqualTo("allowed");
         assertThat(route.get("decision").get("rule").asString()).isEqualTo("prod-orders");
         assertThat(good.get("request").get("normalized_path").asString()).isEqualTo("/orders/1");
+        assertThat(route.get("shadow").isNull()).isTrue();
+        JsonNode admin = JsonMapper.builder().build().readTree(CheckReportJson.render(
+                check(PKI.goodClient(), "main", new AccessCheck.Target("api.test", "/admin/x"))))
+                .get("listeners").get(0).get("routes").get(0);
+        assertThat(admin.get("decision").get("result").asString()).isEqualTo("denied");
+        assertThat(admin.get("shadow").get("result").asString()).isEqualTo("allowed");
+        assertThat(admin.get("shadow").get("rule").asString()).isEqualTo("new-admins");
     }
 
     @Test
@@ -326,7 +338,8 @@ class AccessCheckTest {
 
         String good = CheckReportText.render(check(PKI.goodClient(), "main", null));
         assertThat(good).containsPattern("ALLOWED +orders +api\\.test /orders/ +allowed by prod-orders")
-                .containsPattern("DENIED +admin +\\* /admin/ +no allow rule matched");
+                .containsPattern("DENIED +admin +\\* /admin/ +no allow rule matched")
+                .contains("shadow: allowed (allowed by new-admins; shadow-allow is never enforced)");
         assertThat(good.strip()).endsWith("ALLOWED on 2 routes");
 
         String denied = CheckReportText.render(check(PKI.goodClient(), "main",
