@@ -18,7 +18,7 @@ import javax.net.ssl.SSLSession;
 import org.mtlsproxy.proxy.RejectReason;
 import org.mtlsproxy.proxy.http.ConnectionAttributes;
 import org.mtlsproxy.proxy.identity.ClientIdentity;
-import org.mtlsproxy.proxy.identity.IdentityExtractor;
+import org.mtlsproxy.proxy.identity.IdentityCache;
 import org.mtlsproxy.proxy.metrics.ExpiryWarnings;
 import org.mtlsproxy.proxy.metrics.ProxyMetrics.ListenerMeters;
 import org.mtlsproxy.proxy.tls.ClientCertificateException;
@@ -38,6 +38,9 @@ final class HandshakeHandler extends ChannelInboundHandlerAdapter {
     private static final Logger LOG = LoggerFactory.getLogger(HandshakeHandler.class);
     /** Rejected handshakes go to the access log: one line each, like a refused request. */
     private static final Logger ACCESS = LoggerFactory.getLogger("mtls_proxy.access");
+
+    /** Shared by every listener: an identity depends only on the certificate and the bundle name. */
+    private static final IdentityCache IDENTITIES = new IdentityCache(4096);
 
     private final String listener;
     private final ListenerMeters meters;
@@ -102,7 +105,7 @@ final class HandshakeHandler extends ChannelInboundHandlerAdapter {
                 return;
             }
         }
-        ClientIdentity identity = IdentityExtractor.extract(leaf, bundle instanceof String s ? s : "");
+        ClientIdentity identity = IDENTITIES.identity(leaf, bundle instanceof String s ? s : "");
         ctx.channel().attr(ConnectionAttributes.IDENTITY).set(identity);
         ctx.channel().attr(ConnectionAttributes.HANDSHAKE_NANOS).set(nanos);
         meters.handshakeSucceeded(session.getProtocol(), nanos);
