@@ -6,6 +6,7 @@
 #
 # Settings (environment): ROUNDS=3 DURATION=10 (s per measurement) WARMUP=2 (s, not counted) IDLE_CONNS=2000
 #   OUT=/tmp/mtls-bench-<time> (PKI, configs, logs, results.tsv)  PROXY_JAVA_OPTS (extra JVM flags for the proxy)
+#   JIT_WARMUP=15 (s of keep-alive and of handshakes per target before the rounds, not recorded)
 #   SCENARIOS="idle ka32 ka64 lat1 hs-ecdsa hs-rsa resume download"  TARGETS="direct proxy proxy-log nginx"
 #
 # CPU layout (2 cores): the proxy JVM (or nginx's master and single worker) on CPU 0 with one event-loop thread;
@@ -279,10 +280,12 @@ if [[ " $SCENARIOS " == *" idle "* ]]; then
     scenario 1 "$t" idle
   done
 fi
-# JIT warm-up of every target, not recorded
+# JIT warm-up of every target, not recorded: the JVM compiles the handshake path for ~30 s under load (C2 on one
+# core); measured before it settles, a handshake costs ~1.5x its steady-state CPU.
 for t in $TARGETS; do
-  gen "$t" ec --mode keepalive --conns 32 --duration 5 --warmup 0 > /dev/null
-  gen "$t" ec --mode handshake --conns 16 --duration 3 --warmup 0 > /dev/null
+  gen "$t" ec --mode keepalive --conns 32 --duration "${JIT_WARMUP:-15}" --warmup 0 > /dev/null
+  gen "$t" ec --mode handshake --conns 16 --duration "${JIT_WARMUP:-15}" --warmup 0 > /dev/null
+  gen "$t" rsa --mode handshake --conns 16 --duration 5 --warmup 0 > /dev/null
 done
 
 for r in $(seq "$ROUNDS"); do
