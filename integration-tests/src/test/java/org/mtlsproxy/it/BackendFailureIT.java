@@ -3,6 +3,8 @@ package org.mtlsproxy.it;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.net.ServerSocket;
+import java.time.Duration;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.mtlsproxy.testing.RecordingBackend;
 import org.mtlsproxy.testing.TestHttpClient;
@@ -69,6 +71,33 @@ class BackendFailureIT {
             assertThat(client.get("/fast").status()).isEqualTo(200);
             assertThat(proxy.counter("mtls_proxy.request.rejections", "listener", ProxyFixture.LISTENER,
                     "route", "all", "reason", "backend_timeout")).isEqualTo(1);
+        }
+    }
+
+    @Test
+    void eachRoutesResponseTimeoutAppliesOnOneKeptAliveConnection() throws Exception {
+        // The response clock is one deadline per connection, re-armed lazily: a long timeout must not delay a
+        // shorter one that follows it on the same connection, and a short one must not cut a longer one short.
+        try (RecordingBackend backend = RecordingBackend.start(PKI.backendServer());
+                ProxyFixture proxy = ProxyFixture.builder().backend("quick", backend.port())
+                        .backend("patient", backend.port())
+                        .set("mtls-proxy.backends.quick.response-timeout = 400ms")
+                        .set("mtls-proxy.backends.patient.response-timeout = 20s")
+                        .route("patient", "patient.test", "/", "patient", ALLOW_GOOD)
+                        .route("quick", null, "/", "quick", ALLOW_GOOD).start();
+                TestHttpClient client = proxy.client(PKI.goodClient())) {
+            Map<String, String> patient = Map.of("Host", "patient.test");
+            assertThat(client.get("/fast").status()).isEqualTo(200);
+            // the 400 ms check armed by the first request fires during this one and re-arms for the time left
+            assertThat(client.get("/slow?ms=900", patient).status()).isEqualTo(200);
+            long start = System.nanoTime();
+            assertThat(client.get("/slow?ms=10000").status()).isEqualTo(504);
+            assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(5));
+            assertThat(client.get("/fast").status()).isEqualTo(200);
+            assertThat(proxy.counter("mtls_proxy.request.rejections", "listener", ProxyFixture.LISTENER,
+                    "route", "quick", "reason", "backend_timeout")).isEqualTo(1);
+            assertThat(proxy.counter("mtls_proxy.request.rejections", "listener", ProxyFixture.LISTENER,
+                    "route", "patient", "reason", "backend_timeout")).isZero();
         }
     }
 

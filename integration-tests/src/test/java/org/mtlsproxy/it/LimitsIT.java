@@ -118,6 +118,25 @@ class LimitsIT {
     }
 
     @Test
+    void headReadTimeoutRestartsForEachRequestOfAKeptAliveConnection() throws Exception {
+        // One check task per connection, re-armed for the time left: the second head gets its full timeout from
+        // its own first byte, not from the first request's, and is still cut off when it dribbles.
+        try (ProxyFixture proxy = proxy()
+                .set("mtls-proxy.defaults.listener.limits.header-read-timeout = 800ms").start();
+                RawTls.Client client = new RawTls.Client(proxy.port(), PKI.goodClient())) {
+            client.send("GET /first HTTP/1.1\r\nHost: x\r\n\r\n");
+            assertThat(client.readUntil("ok GET /first\n", 3000)).startsWith("HTTP/1.1 200");
+            Thread.sleep(500);
+            long start = System.nanoTime();
+            client.send("GET /second HTTP/1.1\r\nHost: x\r\n");
+            String answer = client.readAll(5000);
+            Duration waited = Duration.ofNanos(System.nanoTime() - start);
+            assertThat(answer).startsWith("HTTP/1.1 408").endsWith("<EOF>");
+            assertThat(waited).isGreaterThanOrEqualTo(Duration.ofMillis(700)).isLessThan(Duration.ofMillis(3000));
+        }
+    }
+
+    @Test
     void bodyOverTheRoutesLimitGets413WhetherDeclaredOrStreamed() throws Exception {
         try (ProxyFixture proxy = proxy().set("mtls-proxy.defaults.route.limits.max-request-body-size = 1k").start()) {
             int before = backend.received().size();
