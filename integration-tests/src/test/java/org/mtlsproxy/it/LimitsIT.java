@@ -137,6 +137,22 @@ class LimitsIT {
     }
 
     @Test
+    void keepAliveConnectionIsClosedAfterIdleTimeoutOfSilenceButNotWhileInUse() throws Exception {
+        try (ProxyFixture proxy = proxy().set("mtls-proxy.defaults.listener.http.idle-timeout = 800ms").start();
+                RawTls.Client client = new RawTls.Client(proxy.port(), PKI.goodClient())) {
+            // 2.4 s of requests, 300 ms apart, on one connection: longer than the timeout, never that silent
+            for (int i = 0; i < 8; i++) {
+                client.send("GET /n" + i + " HTTP/1.1\r\nHost: x\r\n\r\n");
+                assertThat(client.readUntil("ok GET /n" + i + "\n", 3000)).startsWith("HTTP/1.1 200");
+                Thread.sleep(300);
+            }
+            long start = System.nanoTime();
+            assertThat(client.readAll(5000)).isEqualTo("<EOF>");
+            assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofMillis(2500));
+        }
+    }
+
+    @Test
     void bodyOverTheRoutesLimitGets413WhetherDeclaredOrStreamed() throws Exception {
         try (ProxyFixture proxy = proxy().set("mtls-proxy.defaults.route.limits.max-request-body-size = 1k").start()) {
             int before = backend.received().size();

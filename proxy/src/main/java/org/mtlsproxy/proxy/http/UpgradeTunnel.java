@@ -20,7 +20,6 @@ import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.ssl.SslCloseCompletionEvent;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.timeout.IdleStateEvent;
-import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.ReferenceCountUtil;
 import java.security.cert.Certificate;
 import java.security.cert.X509Certificate;
@@ -30,6 +29,7 @@ import org.mtlsproxy.proxy.identity.IdentityExtractor;
 import org.mtlsproxy.proxy.runtime.ListenerRuntime;
 import org.mtlsproxy.proxy.runtime.RouteRuntime;
 import org.mtlsproxy.proxy.tls.ClientCertificateException;
+import org.mtlsproxy.proxy.transport.IdleTimeoutHandler;
 import org.mtlsproxy.proxy.upstream.BackendConnection;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -132,7 +132,7 @@ final class UpgradeTunnel {
         backendCodec.removeOutboundHandler();
         cp.replace(proxy, "tunnel", tunnel.new Side(true));
         bp.replace(upstream, "tunnel", tunnel.new Side(false));
-        IdleStateHandler backendIdle = bp.get(IdleStateHandler.class);
+        IdleTimeoutHandler backendIdle = bp.get(IdleTimeoutHandler.class);
         if (backendIdle != null) {
             bp.remove(backendIdle);
         }

@@ -12,7 +12,6 @@ import io.netty.handler.codec.http2.Http2MultiplexHandler;
 import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.handler.ssl.ApplicationProtocolNames;
 import io.netty.handler.ssl.ApplicationProtocolNegotiationHandler;
-import io.netty.handler.timeout.IdleStateHandler;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import org.mtlsproxy.config.HttpConfig;
@@ -20,6 +19,7 @@ import org.mtlsproxy.proxy.http.DrainEvent;
 import org.mtlsproxy.proxy.http.HeadTimeoutHandler;
 import org.mtlsproxy.proxy.http.ProxyHandler;
 import org.mtlsproxy.proxy.runtime.ListenerRuntime;
+import org.mtlsproxy.proxy.transport.IdleTimeoutHandler;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -101,8 +101,8 @@ final class ProtocolSelector extends ApplicationProtocolNegotiationHandler {
         }
     }
 
-    static IdleStateHandler idle(HttpConfig http) {
-        return new IdleStateHandler(0, 0, http.idleTimeout().toMillis(), TimeUnit.MILLISECONDS);
+    static IdleTimeoutHandler idle(HttpConfig http) {
+        return new IdleTimeoutHandler(http.idleTimeout());
     }
 
     @Override

@@ -15,7 +15,6 @@ import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.ssl.SslHandshakeTimeoutException;
-import io.netty.handler.timeout.IdleStateHandler;
 import java.net.InetSocketAddress;
 import java.util.ArrayDeque;
 import java.util.List;
@@ -30,6 +29,7 @@ import org.mtlsproxy.config.HostPort;
 import org.mtlsproxy.config.LoadBalancing;
 import org.mtlsproxy.proxy.RejectReason;
 import org.mtlsproxy.proxy.metrics.ProxyMetrics.BackendMeters;
+import org.mtlsproxy.proxy.transport.IdleTimeoutHandler;
 import org.mtlsproxy.proxy.transport.Transport;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -171,8 +171,7 @@ public final class Backend {
                                     .setMaxInitialLineLength(8192)
                                     .setMaxHeaderSize(65536)
                                     .setMaxChunkSize(65536), false, true));
-                            p.addLast("idle", new IdleStateHandler(0, 0, config.idleTimeout().toMillis(),
-                                    TimeUnit.MILLISECONDS));
+                            p.addLast("idle", new IdleTimeoutHandler(config.idleTimeout()));
                             p.addLast("backend", connection);
                         }
                     });
