@@ -171,8 +171,11 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
         this.remoteIp = ConnectionAttributes.remoteIp(client);
         if (headTimeout != null) {
             // max-connection-lifetime: then finish the current request and close, like a drain of one connection.
-            ctx.executor().schedule(this::stopAfterCurrentExchange,
+            ScheduledFuture<?> lifetime = ctx.executor().schedule(this::stopAfterCurrentExchange,
                     listener.config().limits().maxConnectionLifetime().toMillis(), TimeUnit.MILLISECONDS);
+            // A pending task holds this handler, its channel and TLS engine: without the cancel, every closed
+            // connection stayed in memory until its lifetime (1 h by default) ran out.
+            client.closeFuture().addListener(f -> lifetime.cancel(false));
         }
     }
 

@@ -75,11 +75,13 @@ final class Http2Connection extends ChannelInboundHandlerAdapter {
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
         // Through the codec (close() = GOAWAY, then close when the open streams are done), as a drain does.
-        ctx.executor().schedule(() -> {
+        io.netty.util.concurrent.ScheduledFuture<?> lifetime = ctx.executor().schedule(() -> {
             if (ctx.channel().isActive()) {
                 ctx.close();
             }
         }, listener.config().limits().maxConnectionLifetime().toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+        // The pending task holds the connection: cancel it when the connection closes first.
+        ctx.channel().closeFuture().addListener(f -> lifetime.cancel(false));
     }
 
     @Override
