@@ -35,7 +35,7 @@ import java.util.concurrent.TimeUnit;
 import org.mtlsproxy.proxy.RejectReason;
 import org.mtlsproxy.proxy.authz.Decision;
 import org.mtlsproxy.proxy.identity.ClientIdentity;
-import org.mtlsproxy.proxy.identity.IdentityExtractor;
+import org.mtlsproxy.proxy.identity.IdentityCache;
 import org.mtlsproxy.proxy.runtime.ListenerRuntime;
 import org.mtlsproxy.proxy.runtime.RouteRuntime;
 import org.mtlsproxy.proxy.runtime.ShadowRules;
@@ -148,6 +148,8 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
     private int status;
     private long startNanos;
     private long bytesIn;
+    /** The request's Content-Length, 0 when absent. */
+    private long requestContentLength;
     private long bytesOut;
 
     /** The handler of an HTTP/1.1 connection: it owns the connection (head timeout, connection lifetime). */
@@ -260,7 +262,8 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
         request = req;
         http10 = req.protocolVersion().minorVersion() == 0;
         clientKeepAlive = !draining && HttpUtil.isKeepAlive(req);
-        requestHasBody = HttpUtil.isTransferEncodingChunked(req) || HttpUtil.getContentLength(req, 0L) > 0;
+        requestContentLength = HttpUtil.getContentLength(req, 0L);
+        requestHasBody = HttpUtil.isTransferEncodingChunked(req) || requestContentLength > 0;
 
         if (req.decoderResult().isFailure()) {
             Throwable cause = req.decoderResult().cause();
@@ -368,7 +371,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
         }
         r.meters().allowed(decision.rule());
         decisionText = decision.rule();
-        if (HttpUtil.getContentLength(req, 0L) > r.maxRequestBodySize()) {
+        if (requestContentLength > r.maxRequestBodySize()) {
             rejectLocally(HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, RejectReason.BODY_TOO_LARGE,
                     "Content-Length over max-request-body-size " + r.maxRequestBodySize());
             return;
@@ -395,15 +398,12 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
         if (upgradeRequested) {
             UpgradeTunnel.restoreUpgradeHeaders(headers);
         }
-        headers.remove(listener.identityHeader().name());
         for (String name : listener.identityHeader().strip()) {
             headers.remove(name);
         }
+        // set() replaces every copy the client sent
         headers.set(listener.identityHeader().name(), xfcc);
         IdentitySigner signer = listener.signer();
-        if (signer != null) {
-            headers.remove(signer.headerName());
-        }
         String xff = headers.get(X_FORWARDED_FOR);
         headers.set(X_FORWARDED_FOR, xff == null ? remoteIp : xff + ", " + remoteIp);
         headers.set(X_FORWARDED_PROTO, HTTPS);
@@ -627,7 +627,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
         }
         try {
             String bundle = next.verifier().verify(chain);
-            ClientIdentity id = IdentityExtractor.extract(chain[0], bundle);
+            ClientIdentity id = IdentityCache.shared().identity(chain[0], bundle);
             identity = id;
             xfcc = Xfcc.format(id);
             signedClaims = null;
@@ -675,7 +675,6 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
         }
         if (exchangeActive) {
             if (failure == null && !responseDone) {
-                failure = null;
                 logAccess("client closed the connection");
             }
             exchangeActive = false;
@@ -1140,10 +1139,5 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
                 .addKeyValue("handshake_ms", hs == null ? 0 : hs / 1_000_000.0)
                 .addKeyValue("duration_ms", (System.nanoTime() - startNanos) / 1_000_000.0)
                 .log(note == null ? "request" : note);
-    }
-
-    /** The backend of the current exchange, for tests and diagnostics. */
-    Backend currentBackend() {
-        return route == null ? null : route.backend();
     }
 }

@@ -18,17 +18,16 @@ import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.ssl.SslCloseCompletionEvent;
-import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.util.ReferenceCountUtil;
-import java.security.cert.Certificate;
 import java.security.cert.X509Certificate;
 import org.mtlsproxy.proxy.authz.Decision;
 import org.mtlsproxy.proxy.identity.ClientIdentity;
-import org.mtlsproxy.proxy.identity.IdentityExtractor;
+import org.mtlsproxy.proxy.identity.IdentityCache;
 import org.mtlsproxy.proxy.runtime.ListenerRuntime;
 import org.mtlsproxy.proxy.runtime.RouteRuntime;
 import org.mtlsproxy.proxy.tls.ClientCertificateException;
+import org.mtlsproxy.proxy.tls.PeerChain;
 import org.mtlsproxy.proxy.transport.IdleTimeoutHandler;
 import org.mtlsproxy.proxy.upstream.BackendConnection;
 import org.slf4j.Logger;
@@ -174,18 +173,17 @@ final class UpgradeTunnel {
     /** After a reload: still verified, still routed to a WebSocket route, still allowed; else the tunnel ends. */
     private void onSnapshotChanged(SnapshotChanged changed) {
         ListenerRuntime next = changed.snapshot().listenerOrNull(listener.name());
-        SslHandler ssl = client.pipeline().get(SslHandler.class);
-        if (next == null || ssl == null) {
+        if (next == null) {
             close("reload: listener removed");
             return;
         }
+        X509Certificate[] chain = PeerChain.of(client);
+        if (chain == null) {
+            close("reload: no verified client chain");
+            return;
+        }
         try {
-            Certificate[] certs = ssl.engine().getSession().getPeerCertificates();
-            X509Certificate[] chain = new X509Certificate[certs.length];
-            for (int i = 0; i < certs.length; i++) {
-                chain[i] = (X509Certificate) certs[i];
-            }
-            ClientIdentity id = IdentityExtractor.extract(chain[0], next.verifier().verify(chain));
+            ClientIdentity id = IdentityCache.shared().identity(chain[0], next.verifier().verify(chain));
             RouteRuntime r = next.routes().match(host, path);
             Decision d = r == null ? null : r.authorizer().decide(id);
             if (r == null || !r.websocket() || !d.allowed()) {
@@ -199,7 +197,7 @@ final class UpgradeTunnel {
         } catch (ClientCertificateException e) {
             next.meters().closedOnReload(e.reason());
             close("reload: " + e.reason().label());
-        } catch (javax.net.ssl.SSLPeerUnverifiedException | RuntimeException e) {
+        } catch (RuntimeException e) {
             close("reload: " + e);
         }
     }

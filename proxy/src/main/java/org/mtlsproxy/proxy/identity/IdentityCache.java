@@ -20,8 +20,18 @@ import java.util.concurrent.ConcurrentHashMap;
  */
 public final class IdentityCache {
 
+    private static final IdentityCache SHARED = new IdentityCache(4096);
+
     private final int capacity;
     private final Map<Key, ClientIdentity> identities = new ConcurrentHashMap<>();
+
+    /**
+     * The process's cache, used wherever a connection's identity is extracted: at the handshake and when an open
+     * connection is re-verified after a reload. One is enough: entries depend on nothing but their key.
+     */
+    public static IdentityCache shared() {
+        return SHARED;
+    }
 
     /** @param capacity how many certificates to remember before starting over */
     public IdentityCache(int capacity) {

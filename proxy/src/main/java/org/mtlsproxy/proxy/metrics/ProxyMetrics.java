@@ -549,7 +549,10 @@ public final class ProxyMetrics {
                     }
                 }
             }
-            soonestCurrent.accumulateAndGet(notAfterMillis, Math::min);
+            if (notAfterMillis < soonestCurrent.get()) {
+                // A write only when it changes: every event loop calls this for every request.
+                soonestCurrent.accumulateAndGet(notAfterMillis, Math::min);
+            }
         }
 
         private double soonestClientExpirySeconds() {

@@ -7,7 +7,6 @@ import java.io.IOException;
 import java.math.BigInteger;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -16,7 +15,6 @@ import java.security.KeyPair;
 import java.security.PrivateKey;
 import java.security.PublicKey;
 import java.security.SecureRandom;
-import java.security.Signature;
 import java.security.cert.X509CRL;
 import java.security.cert.X509Certificate;
 import java.time.Clock;
@@ -52,6 +50,7 @@ import org.bouncycastle.cert.jcajce.JcaX509v3CertificateBuilder;
 import org.bouncycastle.operator.ContentSigner;
 import org.bouncycastle.operator.OperatorCreationException;
 import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
+import org.mtlsproxy.config.PemFiles;
 
 /**
  * A two-level CA in one directory: a root that signs only the intermediate, and an intermediate that signs every
@@ -269,7 +268,7 @@ public final class CertificateAuthority {
         } catch (GeneralSecurityException e) {
             throw new PkiException(dir.resolve(INTERMEDIATE_PEM) + " is not signed by " + dir.resolve(ROOT_PEM));
         }
-        if (!keyMatches(key, intermediate.getPublicKey())) {
+        if (!PemFiles.keyMatches(key, intermediate)) {
             throw new PkiException(dir.resolve(INTERMEDIATE_KEY) + " does not belong to "
                     + dir.resolve(INTERMEDIATE_PEM));
         }
@@ -486,23 +485,6 @@ public final class CertificateAuthority {
 
     private static ContentSigner signer(PrivateKey key) throws OperatorCreationException, PkiException {
         return new JcaContentSignerBuilder(KeyType.signatureAlgorithm(key)).build(key);
-    }
-
-    private static boolean keyMatches(PrivateKey key, PublicKey pub) throws PkiException {
-        try {
-            byte[] probe = "mtls-proxy pki key check".getBytes(StandardCharsets.US_ASCII);
-            String alg = KeyType.signatureAlgorithm(key);
-            Signature s = Signature.getInstance(alg);
-            s.initSign(key);
-            s.update(probe);
-            byte[] sig = s.sign();
-            Signature v = Signature.getInstance(alg);
-            v.initVerify(pub);
-            v.update(probe);
-            return v.verify(sig);
-        } catch (GeneralSecurityException e) {
-            return false;
-        }
     }
 
     private static void refuseExistingCa(Path dir) throws PkiException {

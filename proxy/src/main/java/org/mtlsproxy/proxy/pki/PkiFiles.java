@@ -1,7 +1,6 @@
 package org.mtlsproxy.proxy.pki;
 
 import java.io.IOException;
-import java.io.Reader;
 import java.io.StringWriter;
 import java.nio.ByteBuffer;
 import java.nio.channels.SeekableByteChannel;
@@ -15,18 +14,13 @@ import java.nio.file.attribute.FileAttribute;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.PrivateKey;
-import java.security.cert.CertificateException;
 import java.security.cert.X509CRL;
 import java.security.cert.X509Certificate;
 import java.util.List;
 import java.util.Set;
-import org.bouncycastle.asn1.pkcs.PrivateKeyInfo;
-import org.bouncycastle.cert.X509CertificateHolder;
-import org.bouncycastle.cert.jcajce.JcaX509CertificateConverter;
-import org.bouncycastle.openssl.PEMParser;
-import org.bouncycastle.openssl.jcajce.JcaPEMKeyConverter;
 import org.bouncycastle.openssl.jcajce.JcaPEMWriter;
 import org.bouncycastle.openssl.jcajce.JcaPKCS8Generator;
+import org.mtlsproxy.config.PemFiles;
 
 /** PEM encoding and the file writes of the PKI: keys 0600 and never overwritten, public files atomically replaced. */
 final class PkiFiles {
@@ -103,25 +97,21 @@ final class PkiFiles {
         }
     }
 
-    static X509Certificate readCertificate(Path file) throws IOException, PkiException {
-        try (Reader r = Files.newBufferedReader(file, StandardCharsets.US_ASCII); PEMParser p = new PEMParser(r)) {
-            Object o = p.readObject();
-            if (!(o instanceof X509CertificateHolder holder)) {
-                throw new PkiException(file + ": no PEM certificate (expected: -----BEGIN CERTIFICATE-----)");
-            }
-            return new JcaX509CertificateConverter().getCertificate(holder);
-        } catch (CertificateException e) {
-            throw new PkiException(file + ": unreadable certificate: " + e.getMessage());
+    /** The first certificate of a PEM file, read as the proxy reads its own ({@link PemFiles}). */
+    static X509Certificate readCertificate(Path file) throws PkiException {
+        try {
+            return PemFiles.readCertificates(file).get(0);
+        } catch (IOException e) {
+            throw new PkiException(e.getMessage());
         }
     }
 
-    static PrivateKey readPrivateKey(Path file) throws IOException, PkiException {
-        try (Reader r = Files.newBufferedReader(file, StandardCharsets.US_ASCII); PEMParser p = new PEMParser(r)) {
-            Object o = p.readObject();
-            if (!(o instanceof PrivateKeyInfo info)) {
-                throw new PkiException(file + ": no PKCS#8 private key (expected: -----BEGIN PRIVATE KEY-----)");
-            }
-            return new JcaPEMKeyConverter().getPrivateKey(info);
+    /** The private key of a PEM file (PKCS#8, PKCS#1 or SEC1), read as the proxy reads its own. */
+    static PrivateKey readPrivateKey(Path file) throws PkiException {
+        try {
+            return PemFiles.readPrivateKey(file);
+        } catch (IOException e) {
+            throw new PkiException(e.getMessage());
         }
     }
 

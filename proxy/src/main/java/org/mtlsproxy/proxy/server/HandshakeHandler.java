@@ -39,9 +39,6 @@ final class HandshakeHandler extends ChannelInboundHandlerAdapter {
     /** Rejected handshakes go to the access log: one line each, like a refused request. */
     private static final Logger ACCESS = LoggerFactory.getLogger("mtls_proxy.access");
 
-    /** Shared by every listener: an identity depends only on the certificate and the bundle name. */
-    private static final IdentityCache IDENTITIES = new IdentityCache(4096);
-
     private final String listener;
     private final ListenerMeters meters;
     private final ClientCertificateVerifier verifier;
@@ -105,7 +102,7 @@ final class HandshakeHandler extends ChannelInboundHandlerAdapter {
                 return;
             }
         }
-        ClientIdentity identity = IDENTITIES.identity(leaf, bundle instanceof String s ? s : "");
+        ClientIdentity identity = IdentityCache.shared().identity(leaf, bundle instanceof String s ? s : "");
         ctx.channel().attr(ConnectionAttributes.IDENTITY).set(identity);
         ctx.channel().attr(ConnectionAttributes.HANDSHAKE_NANOS).set(nanos);
         meters.handshakeSucceeded(session.getProtocol(), nanos);
@@ -113,9 +110,11 @@ final class HandshakeHandler extends ChannelInboundHandlerAdapter {
             meters.handshakeResumed();
         }
         expiryWarnings.clientSeen(listener, identity, clientWarnBefore, java.time.Instant.now());
-        LOG.debug("handshake ok listener={} remote={} identity={} protocol={} cipher={} resumed={}", listener,
-                ctx.channel().remoteAddress(), identity.displayName(), session.getProtocol(),
-                session.getCipherSuite(), resumed);
+        if (LOG.isDebugEnabled()) {
+            LOG.debug("handshake ok listener={} remote={} identity={} protocol={} cipher={} resumed={}", listener,
+                    ctx.channel().remoteAddress(), identity.displayName(), session.getProtocol(),
+                    session.getCipherSuite(), resumed);
+        }
         ctx.pipeline().remove(this);
         ctx.fireUserEventTriggered(SslHandshakeCompletionEvent.SUCCESS);
     }

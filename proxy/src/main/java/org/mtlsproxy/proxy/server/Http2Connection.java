@@ -19,7 +19,7 @@ import org.mtlsproxy.proxy.http.Http2StreamAdapter;
 import org.mtlsproxy.proxy.http.ProxyHandler;
 import org.mtlsproxy.proxy.http.SnapshotChanged;
 import org.mtlsproxy.proxy.identity.ClientIdentity;
-import org.mtlsproxy.proxy.identity.IdentityExtractor;
+import org.mtlsproxy.proxy.identity.IdentityCache;
 import org.mtlsproxy.proxy.runtime.ListenerRuntime;
 import org.mtlsproxy.proxy.tls.PeerChain;
 import org.mtlsproxy.proxy.tls.ClientCertificateException;
@@ -118,7 +118,7 @@ final class Http2Connection extends ChannelInboundHandlerAdapter {
         }
         try {
             String bundle = next.verifier().verify(chain);
-            ClientIdentity id = IdentityExtractor.extract(chain[0], bundle);
+            ClientIdentity id = IdentityCache.shared().identity(chain[0], bundle);
             ctx.channel().attr(ConnectionAttributes.IDENTITY).set(id);
             listener = next;
         } catch (ClientCertificateException e) {
@@ -131,7 +131,7 @@ final class Http2Connection extends ChannelInboundHandlerAdapter {
         ClientIdentity identity = ctx.channel().attr(ConnectionAttributes.IDENTITY).get();
         ACCESS.atInfo()
                 .addKeyValue("listener", listener.name())
-                .addKeyValue("remote", String.valueOf(ctx.channel().remoteAddress()))
+                .addKeyValue("remote", ConnectionAttributes.remoteIp(ctx.channel()))
                 .addKeyValue("identity", identity == null ? "" : identity.displayName())
                 .addKeyValue("decision", reason)
                 .addKeyValue("detail", detail == null ? "" : detail)

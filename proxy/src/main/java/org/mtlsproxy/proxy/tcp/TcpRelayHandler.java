@@ -34,7 +34,7 @@ import org.mtlsproxy.proxy.http.DrainEvent;
 import org.mtlsproxy.proxy.http.SnapshotChanged;
 import org.mtlsproxy.proxy.http.Xfcc;
 import org.mtlsproxy.proxy.identity.ClientIdentity;
-import org.mtlsproxy.proxy.identity.IdentityExtractor;
+import org.mtlsproxy.proxy.identity.IdentityCache;
 import org.mtlsproxy.proxy.runtime.ListenerRuntime;
 import org.mtlsproxy.proxy.runtime.ShadowRules;
 import org.mtlsproxy.proxy.tls.ClientCertificateException;
@@ -582,7 +582,7 @@ public final class TcpRelayHandler extends ChannelInboundHandlerAdapter implemen
         }
         try {
             String bundle = next.verifier().verify(chain);
-            ClientIdentity id = IdentityExtractor.extract(chain[0], bundle);
+            ClientIdentity id = IdentityCache.shared().identity(chain[0], bundle);
             Decision d = nextTcp.authorizer().decide(id);
             if (!d.allowed()) {
                 next.meters().closedOnReload(RejectReason.DENIED);

@@ -107,7 +107,11 @@ public final class Backend {
      * @param forceNew skip the pool (used to retry a request whose pooled connection turned out closed)
      */
     public void acquire(EventLoop loop, boolean forceNew, AcquireCallback callback) {
-        LoopPool pool = pools.computeIfAbsent(loop, l -> new LoopPool(endpoints.size()));
+        LoopPool pool = pools.get(loop);
+        if (pool == null) {
+            // Once per event loop; get() first because computeIfAbsent's capturing lambda allocates every call.
+            pool = pools.computeIfAbsent(loop, l -> new LoopPool(endpoints.size()));
+        }
         new Acquisition(loop, pool, forceNew, callback).attempt();
     }
 
