@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # Build: docker build -t mtls-proxy .
 # Run:   docker run --rm -p 8443:8443 -p 127.0.0.1:9901:9901 \
-#          -v "$PWD/deploy:/etc/mtls-proxy:ro" mtls-proxy
+#          -v "$PWD/conf:/etc/mtls-proxy:ro" mtls-proxy    (conf/ holds proxy.conf and the files it names)
 # The config is read from /etc/mtls-proxy/proxy.conf; relative paths in it resolve against /etc/mtls-proxy.
 
 FROM maven:3.9-eclipse-temurin-17 AS build

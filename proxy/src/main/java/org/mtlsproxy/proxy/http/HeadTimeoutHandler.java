@@ -8,6 +8,8 @@ import io.netty.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import org.mtlsproxy.proxy.RejectReason;
 import org.mtlsproxy.proxy.metrics.ProxyMetrics.ListenerMeters;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Slowloris protection. Sits between TLS and the HTTP codec and sees decrypted bytes: when the first byte of a
@@ -20,6 +22,8 @@ public final class HeadTimeoutHandler extends ChannelInboundHandlerAdapter {
     private static final byte[] RESPONSE = ("HTTP/1.1 408 Request Timeout\r\nContent-Type: text/plain\r\n"
             + "Content-Length: 20\r\nConnection: close\r\n\r\n408 Request Timeout\n").getBytes(
             java.nio.charset.StandardCharsets.US_ASCII);
+
+    private static final Logger ACCESS = LoggerFactory.getLogger("mtls_proxy.access");
 
     private final long timeoutNanos;
     private final ListenerMeters meters;
@@ -80,6 +84,13 @@ public final class HeadTimeoutHandler extends ChannelInboundHandlerAdapter {
         }
         deadline = 0;
         meters.rejected(RejectReason.REQUEST_TIMEOUT);
+        ACCESS.atInfo()
+                .addKeyValue("listener", meters.listener())
+                .addKeyValue("remote", ConnectionAttributes.remoteIp(ctx.channel()))
+                .addKeyValue("decision", RejectReason.REQUEST_TIMEOUT.label())
+                .addKeyValue("detail", "request head not complete within " + (timeoutNanos / 1_000_000) + " ms")
+                .addKeyValue("status", 408)
+                .log("request rejected");
         ctx.writeAndFlush(ctx.alloc().buffer(RESPONSE.length).writeBytes(RESPONSE))
                 .addListener(ChannelFutureListener.CLOSE);
     }

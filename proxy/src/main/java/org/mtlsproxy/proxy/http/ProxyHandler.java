@@ -42,7 +42,6 @@ import org.mtlsproxy.proxy.runtime.ShadowRules;
 import org.mtlsproxy.proxy.tls.ClientCertificateException;
 import org.mtlsproxy.proxy.tls.PeerChain;
 import org.mtlsproxy.proxy.upstream.AcquireCallback;
-import org.mtlsproxy.proxy.upstream.Backend;
 import org.mtlsproxy.proxy.upstream.BackendConnection;
 import org.mtlsproxy.proxy.upstream.UpstreamListener;
 import org.slf4j.Logger;
@@ -483,8 +482,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
                 u.backend().release(u, false);
             }
             if (!responseStarted) {
-                failure = RejectReason.BAD_REQUEST;
-                respondWithError(HttpResponseStatus.BAD_REQUEST);
+                rejectLocally(HttpResponseStatus.BAD_REQUEST, RejectReason.BAD_REQUEST, "malformed request body");
             } else if (responseDone) {
                 maybeEndExchange();
             } else {

@@ -369,6 +369,11 @@ public final class ProxyMetrics {
         private final Map<RejectReason, Counter> closedOnReload = new ConcurrentHashMap<>();
         private final Map<RejectReason, Counter> refused = new ConcurrentHashMap<>();
 
+        /** The listener these meters count for. */
+        public String listener() {
+            return listener;
+        }
+
         ListenerMeters(MeterRegistry registry, String listener) {
             this.registry = registry;
             this.listener = listener;

@@ -117,8 +117,9 @@ public final class Reloader implements AutoCloseable {
             RuntimeSnapshot snapshot = RuntimeSnapshot.build(config, metrics, server.transport(),
                     server.sessionTickets());
             server.apply(snapshot);
-        } catch (ConfigException | TlsMaterialException | ProxyServer.StartupException | IllegalStateException
-                | IllegalArgumentException e) {
+        } catch (TlsMaterialException | RuntimeException e) { // ConfigException, StartupException and the rest
+            // Any failure keeps the running config and is counted; an uncaught one would also end the periodic
+            // content check, whose scheduled task stops repeating when it throws.
             lastAttempt = fingerprint(config);
             metrics.reload(false);
             String message = e instanceof ConfigException ? e.getMessage() : configFile + ": " + e.getMessage();
