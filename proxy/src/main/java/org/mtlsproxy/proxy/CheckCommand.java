@@ -8,15 +8,11 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import org.mtlsproxy.config.PemFiles;
-import org.mtlsproxy.config.ProxyConfig;
 import org.mtlsproxy.proxy.check.AccessCheck;
 import org.mtlsproxy.proxy.check.CheckReport;
 import org.mtlsproxy.proxy.check.CheckReportJson;
 import org.mtlsproxy.proxy.check.CheckReportText;
-import org.mtlsproxy.proxy.metrics.ProxyMetrics;
 import org.mtlsproxy.proxy.runtime.RuntimeSnapshot;
-import org.mtlsproxy.proxy.tls.TlsMaterialException;
-import org.mtlsproxy.proxy.transport.Transport;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -124,22 +120,9 @@ public final class CheckCommand implements Callable<Integer> {
             throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage(), e);
         }
         Path file = Main.configPath(config, err);
-        if (file == null) {
-            return Main.EXIT_CONFIG;
-        }
-        ProxyConfig cfg = Main.load(file, err);
-        if (cfg == null) {
-            return Main.EXIT_CONFIG;
-        }
-        RuntimeSnapshot snapshot;
-        try {
-            // The snapshot `run` would serve, compiled the same way `validate` does: no port bound, no backend
-            // contacted.
-            snapshot = RuntimeSnapshot.build(cfg, new ProxyMetrics(), Transport.NIO);
-        } catch (TlsMaterialException | RuntimeException e) {
-            err.println("invalid configuration:");
-            err.println(file + ": " + e.getMessage());
-            err.flush();
+        // The snapshot `run` would serve, compiled as `validate` does: no port bound, no backend contacted.
+        RuntimeSnapshot snapshot = file == null ? null : Main.compile(file, err);
+        if (snapshot == null) {
             return Main.EXIT_CONFIG;
         }
         CheckReport report;

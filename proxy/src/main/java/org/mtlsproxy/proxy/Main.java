@@ -104,6 +104,25 @@ public final class Main implements Callable<Integer> {
         }
     }
 
+    /**
+     * Loads {@code file} and compiles it into the snapshot {@code run} would serve (every TLS context built, no port
+     * bound, no backend contacted); the caller closes it. Null after printing why to {@code err}.
+     */
+    static RuntimeSnapshot compile(Path file, PrintWriter err) {
+        ProxyConfig cfg = load(file, err);
+        if (cfg == null) {
+            return null;
+        }
+        try {
+            return RuntimeSnapshot.build(cfg, new ProxyMetrics(), Transport.NIO);
+        } catch (TlsMaterialException | RuntimeException e) {
+            err.println("invalid configuration:");
+            err.println(file + ": " + e.getMessage());
+            err.flush();
+            return null;
+        }
+    }
+
     static int runProxy(Path option, PrintWriter err) {
         Path file = configPath(option, err);
         if (file == null) {
@@ -178,22 +197,12 @@ public final class Main implements Callable<Integer> {
         public Integer call() {
             PrintWriter err = spec.commandLine().getErr();
             Path file = configPath(config, err);
-            if (file == null) {
+            RuntimeSnapshot snapshot = file == null ? null : compile(file, err);
+            if (snapshot == null) {
                 return EXIT_CONFIG;
             }
-            ProxyConfig cfg = load(file, err);
-            if (cfg == null) {
-                return EXIT_CONFIG;
-            }
-            try {
-                // Builds every TLS context exactly as `run` would, without binding any port.
-                RuntimeSnapshot.build(cfg, new ProxyMetrics(), Transport.NIO).close();
-            } catch (TlsMaterialException | RuntimeException e) {
-                err.println("invalid configuration:");
-                err.println(file + ": " + e.getMessage());
-                err.flush();
-                return EXIT_CONFIG;
-            }
+            ProxyConfig cfg = snapshot.config();
+            snapshot.close();
             PrintWriter out = spec.commandLine().getOut();
             out.printf("%s: valid (%d listeners, %d routes, %d backends)%n", file, cfg.listeners().size(),
                     cfg.routes().size(), cfg.backends().size());

@@ -147,6 +147,8 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
     private int status;
     private long startNanos;
     private long bytesIn;
+    private String sni;
+    private boolean sniRead;
     /** The request's Content-Length, 0 when absent. */
     private long requestContentLength;
     private long bytesOut;
@@ -457,7 +459,16 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
         UpgradeTunnel.start(ctx, this, resp, u, listener, route, identity, remoteIp, requestHost, logPath);
     }
 
+    /** The connection's SNI host name, lower-cased; read from the session once (it cannot change). */
     private String sniHost() {
+        if (!sniRead) {
+            sni = readSniHost();
+            sniRead = true;
+        }
+        return sni;
+    }
+
+    private String readSniHost() {
         SslHandler ssl = connection().pipeline().get(SslHandler.class);
         if (ssl != null && ssl.engine().getSession() instanceof javax.net.ssl.ExtendedSSLSession session) {
             for (javax.net.ssl.SNIServerName name : session.getRequestedServerNames()) {
