@@ -61,6 +61,34 @@ class BackendFailureIT {
     }
 
     @Test
+    void backendNamedByHostNameIsResolvedAndReached() throws Exception {
+        // Resolved by BackendResolver on its own threads, never on the event loop; server-name still decides
+        // which name the backend certificate must carry.
+        try (RecordingBackend backend = RecordingBackend.start(PKI.backendServer());
+                ProxyFixture proxy = ProxyFixture.builder().backend("b", backend.port())
+                        .set("mtls-proxy.backends.b.endpoints = [\"localhost:" + backend.port() + "\"]")
+                        .route("all", null, "/", "b", ALLOW_GOOD).start();
+                TestHttpClient client = proxy.client(PKI.goodClient())) {
+            assertThat(client.get("/by-name").status()).isEqualTo(200);
+            assertThat(backend.received()).hasSize(1);
+        }
+    }
+
+    @Test
+    void backendNameThatDoesNotResolveGets502WithAReason() throws Exception {
+        // .invalid never resolves (RFC 6761).
+        try (ProxyFixture proxy = ProxyFixture.builder().backend("b", 443)
+                        .set("mtls-proxy.backends.b.endpoints = [\"orders.invalid:443\"]")
+                        .route("all", null, "/", "b", ALLOW_GOOD).start();
+                TestHttpClient client = proxy.client(PKI.goodClient())) {
+            assertThat(client.get("/x").status()).isEqualTo(502);
+            assertThat(client.get("/y").status()).isEqualTo(502);
+            assertThat(proxy.counter("mtls_proxy.backend.connections", "backend", "b", "result", "failure",
+                    "reason", "backend_connect_failed")).isEqualTo(2);
+        }
+    }
+
+    @Test
     void slowBackendGets504AfterResponseTimeout() throws Exception {
         try (RecordingBackend backend = RecordingBackend.start(PKI.backendServer());
                 ProxyFixture proxy = ProxyFixture.builder().backend("b", backend.port())

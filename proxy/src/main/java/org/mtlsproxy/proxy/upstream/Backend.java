@@ -160,6 +160,7 @@ public final class Backend {
             Bootstrap bootstrap = new Bootstrap()
                     .group(loop)
                     .channel(transport.socketChannel())
+                    .resolver(BackendResolver.shared())
                     .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, timeoutMillis)
                     .option(ChannelOption.TCP_NODELAY, true)
                     .option(ChannelOption.SO_KEEPALIVE, true)
