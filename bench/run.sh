@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Per-core benchmark of mtls-proxy against the backend directly and nginx, on loopback.
+# Per-core benchmark of mtls-proxy against the backend directly, nginx and HAProxy, on loopback.
 #
 #   bench/run.sh              load comparison (ROUNDS x scenarios x targets, interleaved), prints a Markdown table
 #   bench/run.sh jmh [args]   JMH micro-benchmarks of the pure hot-path functions
@@ -7,10 +7,15 @@
 # Settings (environment): ROUNDS=3 DURATION=10 (s per measurement) WARMUP=2 (s, not counted) IDLE_CONNS=2000
 #   OUT=/tmp/mtls-bench-<time> (PKI, configs, logs, results.tsv)  PROXY_JAVA_OPTS (extra JVM flags for the proxy)
 #   JIT_WARMUP=15 (s of keep-alive and of handshakes per target before the rounds, not recorded)
-#   SCENARIOS="idle ka32 ka64 lat1 hs-ecdsa hs-rsa resume download"  TARGETS="direct proxy proxy-log nginx"
+#   SCENARIOS="idle ka32 ka64 lat1 hs-ecdsa hs-rsa hs-pq resume download"
+#   TARGETS="direct proxy proxy-log nginx haproxy"
 #
-# CPU layout (2 cores): the proxy JVM (or nginx's master and single worker) on CPU 0 with one event-loop thread;
-# the load generator and the backend share CPU 1. Installs Debian's nginx with apt-get if it is missing.
+# CPU layout (2 cores): the proxy JVM (or nginx's master and single worker, or HAProxy with one thread) on CPU 0
+# with one event-loop thread; the load generator and the backend share CPU 1. Installs Debian's nginx and haproxy
+# with apt-get if they are missing.
+# Key exchange: the generator offers X25519 and P-256, which every target negotiates (Debian's nginx and HAProxy
+# link OpenSSL 3.0, without ML-KEM); hs-pq offers BoringSSL's default, the post-quantum hybrid X25519MLKEM768 first
+# (the proxy and the direct backend negotiate it, nginx and HAProxy fall back to X25519).
 # Every process it starts is stopped by PID on exit.
 set -euo pipefail
 
@@ -35,8 +40,8 @@ DURATION=${DURATION:-10}
 WARMUP=${WARMUP:-2}
 IDLE_CONNS=${IDLE_CONNS:-2000}
 OUT=${OUT:-/tmp/mtls-bench-$(date +%Y%m%d-%H%M%S)}
-SCENARIOS=${SCENARIOS:-"idle ka32 ka64 lat1 hs-ecdsa hs-rsa resume download"}
-TARGETS=${TARGETS:-"direct proxy proxy-log nginx"}
+SCENARIOS=${SCENARIOS:-"idle ka32 ka64 lat1 hs-ecdsa hs-rsa hs-pq resume download"}
+TARGETS=${TARGETS:-"direct proxy proxy-log nginx haproxy"}
 # proxy-log (access log on) only where its cost shows; other scenarios compare proxy (WARN) with nginx
 LOG_SCENARIOS=${LOG_SCENARIOS:-"ka32 lat1 hs-ecdsa"}
 
@@ -58,6 +63,11 @@ if ! command -v nginx >/dev/null 2>&1 && [[ ! -x /usr/sbin/nginx ]]; then
   apt-get install -y nginx >/dev/null
 fi
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+if [[ " $TARGETS " == *" haproxy "* ]] && ! command -v haproxy >/dev/null 2>&1 && [[ ! -x /usr/sbin/haproxy ]]; then
+  echo "installing haproxy (Debian package)" >&2
+  apt-get install -y haproxy >/dev/null
+fi
+HAPROXY=$(command -v haproxy || echo /usr/sbin/haproxy)
 
 # Certificates and configs in their own directory: the proxy watches the directories of the files it names and
 # re-checks them after any change there, so the logs and results written during the run must live elsewhere.
@@ -94,12 +104,17 @@ if [[ ! -f client.pem ]]; then
   leaf rsa-client rsa-ca "$RSA" "/CN=loadgen/OU=bench" "${CLI}subjectAltName=URI:$SPIFFE\n"
   cat ca.pem rsa-ca.pem > clients-ca.pem
 fi
+# HAProxy reads a certificate and its key from one file
+cat server.pem server.key > server-with-key.pem
+cat rsa-server.pem rsa-server.key > rsa-server-with-key.pem
+cat proxy-client.pem proxy-client.key > proxy-client-with-key.pem
 
 # ---------------------------------------------------------------- ports and configs
 B_EC=19000; B_RSA=19001
 P_EC=19443; P_RSA=19444; P_ADMIN=19901
 L_EC=19453; L_RSA=19454; L_ADMIN=19902
 N_EC=19463; N_RSA=19464
+H_EC=19473; H_RSA=19474
 
 proxy_conf() { # file ec rsa admin
   cat > "$1" <<EOF
@@ -193,6 +208,39 @@ location / {
 }
 EOF
 
+# HAProxy: one process, one thread on CPU 0; the same job as nginx (client certificate required against the same
+# CAs, a client-certificate header set after removing the client's, TLS to the backend verified against its CA with
+# the proxy's client certificate, idle backend connections reused).
+cat > haproxy.cfg <<EOF
+global
+  nbthread 1
+  cpu-map 1/1 0
+  maxconn 9000
+  tune.ssl.lifetime 300
+  tune.ssl.cachesize 20480
+  ssl-server-verify required
+defaults
+  mode http
+  option http-keep-alive
+  timeout connect 5s
+  timeout client 120s
+  timeout server 120s
+  timeout http-keep-alive 120s
+  http-reuse always
+frontend ecdsa
+  bind 127.0.0.1:$H_EC ssl crt $OUT/pki/server-with-key.pem ca-file $OUT/pki/clients-ca.pem verify required
+  default_backend bench
+frontend rsa
+  bind 127.0.0.1:$H_RSA ssl crt $OUT/pki/rsa-server-with-key.pem ca-file $OUT/pki/clients-ca.pem verify required
+  default_backend bench
+backend bench
+  http-request del-header X-Forwarded-Client-Cert
+  http-request set-header X-Forwarded-Client-Cert "Hash=%[ssl_c_der,digest(sha256),hex];Subject=\"%[ssl_c_s_dn]\""
+  option forwardfor
+  http-request set-header X-Forwarded-Proto https
+  server b1 127.0.0.1:$B_EC ssl verify required ca-file $OUT/pki/ca.pem crt $OUT/pki/proxy-client-with-key.pem sni str(backend.bench.local) verifyhost backend.bench.local pool-max-conn 256
+EOF
+
 # ---------------------------------------------------------------- start everything
 wait_port() { for _ in $(seq 300); do (echo > /dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 never opened" >&2; exit 1; }
 
@@ -215,8 +263,15 @@ MTLS_PROXY_LOG_LEVEL=INFO taskset -c 0 java $PROXY_OPTS $JFR_LOG -jar "$PROXY_JA
 PROXY_LOG_PID=$!; PIDS+=($PROXY_LOG_PID)
 taskset -c 0 "$NGINX" -c "$OUT/nginx.conf" -e "$OUT/nginx-error.log" > nginx.out 2>&1 &
 NGINX_PID=$!; PIDS+=($NGINX_PID)
+WAIT_PORTS="$B_EC $B_RSA $P_EC $P_RSA $L_EC $L_RSA $N_EC $N_RSA"
+HAPROXY_PID=""
+if [[ " $TARGETS " == *" haproxy "* ]]; then
+  taskset -c 0 "$HAPROXY" -db -f "$OUT/haproxy.cfg" > haproxy.out 2>&1 &
+  HAPROXY_PID=$!; PIDS+=($HAPROXY_PID)
+  WAIT_PORTS="$WAIT_PORTS $H_EC $H_RSA"
+fi
 
-for p in $B_EC $B_RSA $P_EC $P_RSA $L_EC $L_RSA $N_EC $N_RSA; do wait_port $p; done
+for p in $WAIT_PORTS; do wait_port $p; done
 NGINX_WORKERS=$(pgrep -P $NGINX_PID | paste -sd, -)
 
 port_of() { # target kind(ec|rsa)
@@ -225,11 +280,12 @@ port_of() { # target kind(ec|rsa)
     proxy:ec) echo $P_EC ;; proxy:rsa) echo $P_RSA ;;
     proxy-log:ec) echo $L_EC ;; proxy-log:rsa) echo $L_RSA ;;
     nginx:ec) echo $N_EC ;; nginx:rsa) echo $N_RSA ;;
+    haproxy:ec) echo $H_EC ;; haproxy:rsa) echo $H_RSA ;;
   esac
 }
 pids_of() {
   case "$1" in direct) echo $BACKEND_PID ;; proxy) echo $PROXY_PID ;; proxy-log) echo $PROXY_LOG_PID ;;
-    nginx) echo "$NGINX_WORKERS" ;; esac
+    nginx) echo "$NGINX_WORKERS" ;; haproxy) echo "$HAPROXY_PID" ;; esac
 }
 
 gen() { # target kind args...
@@ -262,6 +318,7 @@ scenario() { # round target scenario
     lat1) line=$(gen "$t" ec --mode keepalive --conns 1 "${common[@]}"); record "$r" "$t" "1 connection, sequential" "$line" p50_ms p99_ms ;;
     hs-ecdsa) line=$(gen "$t" ec --mode handshake --conns 16 "${common[@]}"); record "$r" "$t" "full handshake + GET, ECDSA P-256" "$line" cps p99_ms cpu_us_per_op ;;
     hs-rsa) line=$(gen "$t" rsa --mode handshake --conns 16 "${common[@]}"); record "$r" "$t" "full handshake + GET, RSA-2048" "$line" cps p99_ms cpu_us_per_op ;;
+    hs-pq) line=$(gen "$t" ec --mode handshake --conns 16 --groups X25519MLKEM768,X25519,P-256 "${common[@]}"); record "$r" "$t" "full handshake + GET, ECDSA, client offers X25519MLKEM768" "$line" cps cpu_us_per_op ;;
     resume) line=$(gen "$t" ec --mode resume --conns 16 "${common[@]}"); record "$r" "$t" "resumed handshake + GET" "$line" cps resumed_pct cpu_us_per_op ;;
     download) line=$(gen "$t" ec --mode download --path /large "${common[@]}"); record "$r" "$t" "100 MB download" "$line" mbps ;;
     idle) line=$(gen "$t" ec --mode idle --conns "$IDLE_CONNS" --pids "$(pids_of "$t")" --duration 60); record "$r" "$t" "idle mTLS connections" "$line" kib_per_conn ;;
@@ -269,7 +326,7 @@ scenario() { # round target scenario
 }
 
 : > results.tsv
-echo "results in $OUT (backend $BACKEND_PID, proxy $PROXY_PID, proxy-log $PROXY_LOG_PID, nginx $NGINX_PID workers $NGINX_WORKERS)" >&2
+echo "results in $OUT (backend $BACKEND_PID, proxy $PROXY_PID, proxy-log $PROXY_LOG_PID, nginx $NGINX_PID workers $NGINX_WORKERS, haproxy ${HAPROXY_PID:-none})" >&2
 
 # Idle memory first, once per target, while the processes are fresh (a JVM that has run load keeps its heap
 # committed, which would hide the connections' share).
@@ -303,5 +360,9 @@ done
   echo
   echo "median of $ROUNDS interleaved rounds (min–max); $DURATION s per measurement after $WARMUP s warm-up"
   echo
-  java -cp "$BENCH_JAR" org.mtlsproxy.bench.Report results.tsv "${TARGETS// /,}" proxy:nginx,proxy:direct
+  RATIOS=""
+  for base in nginx haproxy direct; do
+    [[ " $TARGETS " == *" $base "* && " $TARGETS " == *" proxy "* ]] && RATIOS="$RATIOS,proxy:$base"
+  done
+  java -cp "$BENCH_JAR" org.mtlsproxy.bench.Report results.tsv "${TARGETS// /,}" "${RATIOS#,}"
 } | tee table.md

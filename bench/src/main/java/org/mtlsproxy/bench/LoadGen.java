@@ -51,11 +51,19 @@ import org.HdrHistogram.Histogram;
  * --mode resume     --conns N --duration S    same, offering the previous session (TLS 1.3 ticket / session id)
  * --mode download   --path /large --duration S one connection, repeated large GETs: MB/s
  * --mode idle       --conns N --pids P[,P]    open N mTLS connections (one request each), RSS delta of P per connection
+ * --groups G1,G2    key-exchange groups offered (default X25519,P-256)
  * </pre>
  * Every loop is bounded by {@code --duration} (plus {@code --warmup}) and by {@code --max-requests}; the process
  * gives up after the deadline plus 30 s whatever happens. Prints one {@code RESULT key=value ...} line.
  */
 public final class LoadGen {
+
+    /**
+     * Key-exchange groups offered by default: the classic ones every target negotiates (Debian's nginx and HAProxy
+     * link OpenSSL 3.0, which has no ML-KEM), so every target does the same key exchange. BoringSSL's own default
+     * puts the post-quantum hybrid X25519MLKEM768 first: {@code --groups X25519MLKEM768,X25519} measures it.
+     */
+    static final String DEFAULT_GROUPS = "X25519,P-256";
 
     private final Map<String, String> opts;
     private final String host;
@@ -106,17 +114,18 @@ public final class LoadGen {
         File cert = new File(req(opts, "cert"));
         File key = new File(req(opts, "key"));
         File ca = new File(req(opts, "ca"));
+        String[] groups = opts.getOrDefault("groups", DEFAULT_GROUPS).split(",");
         switch (mode) {
             case "keepalive":
-                return keepAlive(Tls.client(cert, key, ca, false));
+                return keepAlive(Tls.client(cert, key, ca, false, groups));
             case "handshake":
-                return handshakes(Tls.client(cert, key, ca, false), false);
+                return handshakes(Tls.client(cert, key, ca, false, groups), false);
             case "resume":
-                return handshakes(Tls.client(cert, key, ca, true), true);
+                return handshakes(Tls.client(cert, key, ca, true, groups), true);
             case "download":
-                return download(Tls.client(cert, key, ca, false));
+                return download(Tls.client(cert, key, ca, false, groups));
             case "idle":
-                return idle(Tls.client(cert, key, ca, false));
+                return idle(Tls.client(cert, key, ca, false, groups));
             default:
                 throw new IllegalArgumentException("unknown --mode " + mode);
         }

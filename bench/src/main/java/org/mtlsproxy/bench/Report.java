@@ -20,7 +20,7 @@ public final class Report {
     public static void main(String[] args) throws Exception {
         List<String> targets = List.of(args[1].split(","));
         List<String[]> ratios = new ArrayList<>();
-        if (args.length > 2) {
+        if (args.length > 2 && !args[2].isBlank()) {
             for (String r : args[2].split(",")) {
                 ratios.add(r.split(":"));
             }

@@ -4,6 +4,7 @@ import io.netty.handler.ssl.ClientAuth;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslHandler;
+import io.netty.handler.ssl.OpenSslContextOption;
 import io.netty.handler.ssl.SslProvider;
 import java.io.File;
 import java.io.FileInputStream;
@@ -37,10 +38,13 @@ final class Tls {
      * The generator's context: presents {@code cert}/{@code key}, verifies the server chain against {@code ca}
      * (no hostname check: the generator targets 127.0.0.1 and trusts only the throwaway CA). With
      * {@code sessionCache} false the client never offers a session or ticket, so every handshake is a full one.
+     * {@code groups} are the key-exchange groups offered, most preferred first (OpenSSL names).
      */
-    static SslContext client(File cert, File key, File ca, boolean sessionCache) throws Exception {
+    static SslContext client(File cert, File key, File ca, boolean sessionCache, String[] groups)
+            throws Exception {
         return SslContextBuilder.forClient()
                 .sslProvider(SslProvider.OPENSSL)
+                .option(OpenSslContextOption.GROUPS, groups)
                 .keyManager(cert, key)
                 .trustManager(new RememberingTrustManager(ca))
                 .endpointIdentificationAlgorithm(null)
