@@ -2,10 +2,14 @@ package org.mtlsproxy.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.time.ZonedDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.mtlsproxy.testing.RecordingBackend;
+import org.mtlsproxy.testing.TestHttpClient;
 import org.mtlsproxy.testing.TestPki;
 
 class HttpSemanticsIT {
@@ -32,6 +36,26 @@ class HttpSemanticsIT {
 
     private RawTls.Client raw() throws Exception {
         return new RawTls.Client(proxy.port(), PKI.goodClient());
+    }
+
+    @Test
+    void responsesCarryADateHeaderAndTheBackendsOwnIsKept() throws Exception {
+        // RFC 9110 §6.6.1: a recipient with a clock forwarding a response without Date adds one.
+        try (TestHttpClient client = proxy.client(PKI.goodClient())) {
+            long before = System.currentTimeMillis() / 1000 * 1000;
+            TestHttpClient.Response proxied = client.get("/no-date-from-backend");
+            TestHttpClient.Response denied = client.get("/denied");
+            long after = System.currentTimeMillis();
+            for (TestHttpClient.Response r : List.of(proxied, denied)) {
+                String date = r.header("date");
+                assertThat(date).as("Date of %s", r).matches(
+                        "(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \\d{2} [A-Z][a-z]{2} \\d{4} \\d{2}:\\d{2}:\\d{2} GMT");
+                long millis = ZonedDateTime.parse(date, DateTimeFormatter.RFC_1123_DATE_TIME).toInstant().toEpochMilli();
+                assertThat(millis).isBetween(before, after);
+            }
+            assertThat(denied.status()).isEqualTo(403);
+            assertThat(client.get("/dated").header("date")).isEqualTo(RecordingBackend.DATED);
+        }
     }
 
     @Test

@@ -97,6 +97,9 @@ import org.slf4j.LoggerFactory;
  */
 public final class RecordingBackend implements AutoCloseable {
 
+    /** The Date header of the {@code /dated} response. */
+    public static final String DATED = "Mon, 01 Jan 2024 00:00:00 GMT";
+
     /** Size of the chunks a download is written in. */
     public static final int CHUNK_SIZE = 64 * 1024;
 
@@ -488,6 +491,14 @@ public final class RecordingBackend implements AutoCloseable {
                 case "/slow" -> ctx.executor().schedule(
                         () -> sendText(ctx, exchange, HttpResponseStatus.OK, defaultBody(request)),
                         longParameter(query, "ms"), TimeUnit.MILLISECONDS);
+                case "/dated" -> {
+                    // A response carrying its own Date header, which the proxy must pass on unchanged.
+                    FullHttpResponse dated = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK,
+                            Unpooled.EMPTY_BUFFER);
+                    dated.headers().set(HttpHeaderNames.DATE, DATED).setInt(HttpHeaderNames.CONTENT_LENGTH, 0);
+                    HttpUtil.setKeepAlive(dated.headers(), exchange.version(), exchange.keepAlive());
+                    ctx.writeAndFlush(dated).addListener(future -> onResponseWritten(ctx, exchange, future));
+                }
                 case "/close" -> {
                     waiting.clear();
                     ctx.close();

@@ -25,7 +25,8 @@ final class ErrorResponses {
         String body = status.code() + " " + status.reasonPhrase() + "\n";
         FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status,
                 ByteBufUtil.writeAscii(alloc, body));
-        r.headers().set(HttpHeaderNames.CONTENT_TYPE, TEXT_PLAIN)
+        r.headers().set(HttpHeaderNames.DATE, HttpDate.now())
+                .set(HttpHeaderNames.CONTENT_TYPE, TEXT_PLAIN)
                 .setInt(HttpHeaderNames.CONTENT_LENGTH, body.length())
                 .set(HttpHeaderNames.CACHE_CONTROL, HttpHeaderValues.NO_STORE);
         if (!keepAlive) {

@@ -522,11 +522,13 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
                         scheduleResponseTimeout();
                     }
                 }
-                // Flushed once per read batch (channelReadComplete), or now for the last chunk.
+                // Flushed once per read batch (channelReadComplete), or now for the last chunk. A failed write
+                // reaches BackendConnection.exceptionCaught, which ends the exchange (onBackendClosed).
+                Channel backend = upstream.channel();
                 if (last) {
-                    upstream.channel().writeAndFlush(content).addListener(writeToBackendListener);
+                    backend.writeAndFlush(content, backend.voidPromise());
                 } else {
-                    upstream.channel().write(content).addListener(writeToBackendListener);
+                    backend.write(content, backend.voidPromise());
                     backendFlushPending = true;
                 }
                 updateClientReading();
@@ -561,12 +563,6 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
         }
         respondWithError(HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE);
     }
-
-    private final ChannelFutureListener writeToBackendListener = f -> {
-        if (!f.isSuccess() && upstream != null && f.channel() == upstream.channel()) {
-            onBackendClosed(f.cause());
-        }
-    };
 
     @Override
     public void channelReadComplete(ChannelHandlerContext ctx) {
@@ -713,7 +709,8 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
         upstream = connection;
         connection.attach(this);
         state = State.STREAMING;
-        connection.channel().write(request).addListener(writeToBackendListener);
+        // No promise per write: a failure reaches BackendConnection.exceptionCaught, which calls onBackendClosed.
+        connection.channel().write(request, connection.channel().voidPromise());
         // Body chunks that arrived while connecting belong to this request; later ones wait for the next exchange.
         while (!pending.isEmpty() && !requestDone && state == State.STREAMING) {
             Object msg = pending.poll();
@@ -785,7 +782,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
                 if (http10) {
                     ReferenceCountUtil.release(content);
                 } else {
-                    client.writeAndFlush(content);
+                    client.writeAndFlush(content, client.voidPromise());
                 }
                 return;
             }
@@ -795,8 +792,8 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
                 client.writeAndFlush(content).addListener(responseWritten);
             } else {
                 // Flushed when the backend's read batch completes: one TLS record and syscall per batch, not
-                // per chunk.
-                client.write(content);
+                // per chunk. No promise per write: a failed write reaches exceptionCaught, which closes.
+                client.write(content, client.voidPromise());
             }
             updateBackendReading();
             return;
@@ -829,7 +826,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
                 return;
             }
             HopByHop.strip(resp.headers());
-            client.write(resp);
+            client.write(resp, client.voidPromise());
             return;
         }
         cancelResponseTimeout();
@@ -838,6 +835,9 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
         backendReusable = HttpUtil.isKeepAlive(resp);
         HttpHeaders headers = resp.headers();
         HopByHop.strip(headers);
+        if (!headers.contains(HttpHeaderNames.DATE)) {
+            headers.set(HttpHeaderNames.DATE, HttpDate.now()); // RFC 9110 §6.6.1
+        }
         boolean chunked = HttpUtil.isTransferEncodingChunked(resp);
         if (!chunked && !HttpUtil.isContentLengthSet(resp) && mayHaveBody(code)) {
             // Delimited by the backend closing: the backend connection ends with it. Re-frame for the client.
@@ -862,7 +862,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
             headers.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
         }
         resp.setProtocolVersion(HttpVersion.HTTP_1_1);
-        client.write(resp);
+        client.write(resp, client.voidPromise());
     }
 
     private boolean mayHaveBody(int code) {
