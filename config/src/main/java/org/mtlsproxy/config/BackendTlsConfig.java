@@ -15,13 +15,22 @@ import java.util.Optional;
  * @param certificateChain optional PEM chain the proxy presents as its client certificate
  * @param privateKey       the key for {@code certificateChain}; both or neither
  * @param protocols        enabled protocol versions
+ * @param groups           key-exchange groups offered, most preferred first, as {@link TlsGroups#NAMES canonical
+ *                         names}; empty means the provider's defaults
  */
 public record BackendTlsConfig(
         Path caBundle,
         String serverName,
         Optional<Path> certificateChain,
         Optional<Path> privateKey,
-        List<String> protocols) {
+        List<String> protocols,
+        List<String> groups) {
+
+    /** With the provider's default groups. */
+    public BackendTlsConfig(Path caBundle, String serverName, Optional<Path> certificateChain,
+            Optional<Path> privateKey, List<String> protocols) {
+        this(caBundle, serverName, certificateChain, privateKey, protocols, List.of());
+    }
 
     public BackendTlsConfig {
         requireNonNull(caBundle, "caBundle");
@@ -29,6 +38,7 @@ public record BackendTlsConfig(
         requireNonNull(certificateChain, "certificateChain");
         requireNonNull(privateKey, "privateKey");
         protocols = List.copyOf(requireNonNull(protocols, "protocols"));
+        groups = TlsGroups.requireCanonical(requireNonNull(groups, "groups"));
         if (certificateChain.isPresent() != privateKey.isPresent()) {
             throw new IllegalArgumentException("certificateChain and privateKey go together");
         }

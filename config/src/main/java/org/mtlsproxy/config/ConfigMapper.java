@@ -3,6 +3,7 @@ package org.mtlsproxy.config;
 import static java.util.Objects.requireNonNull;
 
 import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigList;
 import com.typesafe.config.ConfigObject;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -49,6 +50,8 @@ final class ConfigMapper {
     private final Map<String, String> listenerNames = new LinkedHashMap<>();
     /** Listeners with protocol = tcp: routes do not apply to them. */
     private final Set<String> tcpListeners = new LinkedHashSet<>();
+    /** Backends named by a tcp listener, each with the path of the first such listener. */
+    private final Map<String, String> tcpBackends = new HashMap<>();
     private final Map<String, Set<String>> trustBundlesByListener = new HashMap<>();
     private final Map<HostPort, String> binds = new HashMap<>();
     private final Map<String, String> routeNames = new HashMap<>();
@@ -127,6 +130,12 @@ final class ConfigMapper {
                         + "tcp { … })");
             }
             tcp = Optional.ofNullable(tcpListener(node, name));
+            if (tlsNode != null && tlsNode.object().get("groups") instanceof ConfigList groups && !groups.isEmpty()) {
+                problems.add(tlsNode.originOf("groups"), tlsNode.path("groups"), "a tcp listener cannot choose "
+                        + "key-exchange groups: it runs the JDK TLS engine, which on Java 17 takes them only for the "
+                        + "whole process (jdk.tls.namedGroups) (expected: groups = [] on a listener with protocol = "
+                        + "tcp)");
+            }
             ConfigNode tickets = tlsNode == null ? null : tlsNode.child("session-tickets");
             if (tickets != null && tickets.written("key-file")) {
                 problems.add(tickets.writtenOriginOf("key-file"), tickets.path("key-file"), "a tcp listener cannot "
@@ -168,6 +177,9 @@ final class ConfigMapper {
         if (backend != null && !backendNames.contains(backend)) {
             node.problem("backend", "listener `" + listenerName + "` names backend `" + backend + "`, which is not "
                     + "defined" + suggestAndList(backend, backendNames));
+        } else if (backend != null) {
+            tcpBackends.putIfAbsent(backend, listenerName == null ? node.path()
+                    : "`" + listenerName + "` (" + node.path() + ")");
         }
         Set<String> bundles = listenerName == null ? Set.of()
                 : trustBundlesByListener.getOrDefault(listenerName, Set.of());
@@ -224,12 +236,13 @@ final class ConfigMapper {
         }
         List<String> protocols = protocols(node);
         List<String> ciphers = node.strings("ciphers", "a TLS 1.2 cipher suite name");
+        List<String> groups = groups(node);
         int verifyDepth = node.integer("verify-depth", 1, MAX_VERIFY_DEPTH);
         Duration handshakeTimeout = node.duration("handshake-timeout");
         ConfigNode ticketsNode = node.child("session-tickets");
         SessionTicketsConfig tickets = ticketsNode == null ? null : sessionTickets(ticketsNode);
         return node.build(before, () -> new ServerTlsConfig(
-                chain, key, clientTrust, protocols, ciphers, verifyDepth, handshakeTimeout, tickets));
+                chain, key, clientTrust, protocols, ciphers, groups, verifyDepth, handshakeTimeout, tickets));
     }
 
     private static SessionTicketsConfig sessionTickets(ConfigNode node) {
@@ -481,7 +494,7 @@ final class ConfigMapper {
                     node.path("endpoints") + "[" + i + "]", 1));
         }
         ConfigNode tlsNode = node.child("tls");
-        BackendTlsConfig tls = tlsNode == null ? null : backendTls(tlsNode);
+        BackendTlsConfig tls = tlsNode == null ? null : backendTls(tlsNode, name);
         Duration connectTimeout = node.duration("connect-timeout");
         Duration responseTimeout = node.duration("response-timeout");
         Duration idleTimeout = node.duration("idle-timeout");
@@ -522,7 +535,7 @@ final class ConfigMapper {
         return node.build(before, () -> new EjectionConfig(failures, baseTime, maxTime, maxPercent));
     }
 
-    private BackendTlsConfig backendTls(ConfigNode node) {
+    private BackendTlsConfig backendTls(ConfigNode node, String backendName) {
         int before = problems.count();
         Path caBundle = node.file("ca-bundle", "a PEM file with the CA certificates that may sign the backend's "
                 + "certificate");
@@ -546,7 +559,15 @@ final class ConfigMapper {
             checkKeyPair(node, chain.orElse(null), key.orElse(null));
         }
         List<String> protocols = protocols(node);
-        return node.build(before, () -> new BackendTlsConfig(caBundle, serverName, chain, key, protocols));
+        List<String> groups = groups(node);
+        String tcpListener = tcpBackends.get(backendName);
+        if (!groups.isEmpty() && tcpListener != null) {
+            node.problem("groups", "backend `" + backendName + "` is named by the tcp listener " + tcpListener
+                    + ", whose backend connections run the JDK TLS engine, which on Java 17 takes key-exchange groups "
+                    + "only for the whole process (expected: groups = [] on a backend a tcp listener names; give "
+                    + "the tcp listener a backend entry of its own)");
+        }
+        return node.build(before, () -> new BackendTlsConfig(caBundle, serverName, chain, key, protocols, groups));
     }
 
     private IdentityHeaderConfig identityHeader(ConfigNode node) {
@@ -672,6 +693,33 @@ final class ConfigMapper {
             }
         }
         return protocols;
+    }
+
+    /**
+     * The key-exchange groups of a {@code tls} block as canonical names, in the order written; each unknown or
+     * repeated name is a problem at its own line.
+     */
+    private List<String> groups(ConfigNode node) {
+        List<String> written = node.strings("groups", "a TLS key-exchange group name");
+        Map<String, Integer> firstAt = new LinkedHashMap<>();
+        for (int i = 0; i < written.size(); i++) {
+            String name = written.get(i);
+            Optional<String> canonical = TlsGroups.canonical(name);
+            String at = node.path("groups") + "[" + i + "]";
+            if (canonical.isEmpty()) {
+                String suggestion = Syntax.closest(name.toUpperCase(Locale.ROOT), TlsGroups.NAMES)
+                        .map(s -> "; did you mean `" + s + "`?").orElse("");
+                problems.add(node.originOf("groups", i), at, "\"" + name + "\" is not a supported key-exchange "
+                        + "group" + suggestion + " (expected: " + TlsGroups.EXPECTED + ")");
+                continue;
+            }
+            Integer first = firstAt.putIfAbsent(canonical.get(), i);
+            if (first != null) {
+                problems.add(node.originOf("groups", i), at, "\"" + name + "\" is " + canonical.get()
+                        + " again, already groups[" + first + "] (expected: each group once, most preferred first)");
+            }
+        }
+        return List.copyOf(firstAt.keySet());
     }
 
     /** Reads and records the required {@code name} of a listener, route or trust bundle, which must be unique. */

@@ -3,6 +3,7 @@ package org.mtlsproxy.config;
 import static java.util.Objects.requireNonNull;
 
 import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigList;
 import com.typesafe.config.ConfigObject;
 import com.typesafe.config.ConfigOrigin;
 import com.typesafe.config.ConfigRenderOptions;
@@ -91,6 +92,15 @@ final class ConfigNode {
     ConfigOrigin originOf(String key) {
         ConfigValue v = value.get(key);
         return v != null && Problems.isUserWritten(v.origin()) ? v.origin() : origin;
+    }
+
+    /** Where element {@code index} of the list {@code key} was written, else where the list was. */
+    ConfigOrigin originOf(String key, int index) {
+        if (value.get(key) instanceof ConfigList list && index < list.size()
+                && Problems.isUserWritten(list.get(index).origin())) {
+            return list.get(index).origin();
+        }
+        return originOf(key);
     }
 
     void problem(String key, String message) {

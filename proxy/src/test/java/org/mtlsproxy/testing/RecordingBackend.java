@@ -37,6 +37,8 @@ import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.codec.http.QueryStringDecoder;
 import io.netty.handler.ssl.ClientAuth;
 import io.netty.handler.ssl.OpenSsl;
+import io.netty.handler.ssl.OpenSslContextOption;
+import io.netty.handler.ssl.OpenSslSession;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslHandler;
@@ -67,6 +69,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import javax.net.ssl.SSLException;
 import javax.net.ssl.SSLPeerUnverifiedException;
+import javax.net.ssl.SSLSession;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -75,8 +78,9 @@ import org.slf4j.LoggerFactory;
  * black-box tests of the proxy in front of it.
  *
  * <p>Netty with BoringSSL ({@link SslProvider#OPENSSL}, or the JDK provider where BoringSSL is unavailable), TLS 1.3
- * and 1.2, optionally requiring a client certificate. Request and response bodies are streamed, never aggregated:
- * the request body is hashed as it arrives, download bodies are generated chunk by chunk with backpressure.
+ * and 1.2, optionally requiring a client certificate or accepting only some key-exchange groups. Request and
+ * response bodies are streamed, never aggregated: the request body is hashed as it arrives, download bodies are
+ * generated chunk by chunk with backpressure.
  *
  * <p>Endpoints (path, query parsed by {@link QueryStringDecoder}); every response is sent after the whole request
  * has been read and recorded:
@@ -115,6 +119,7 @@ public final class RecordingBackend implements AutoCloseable {
     private final Channel serverChannel;
     private final List<Received> received = new ArrayList<>();
     private final List<Throwable> handshakeFailures = new ArrayList<>();
+    private final List<String> negotiatedGroups = new ArrayList<>();
     private final AtomicInteger connectionsAccepted = new AtomicInteger();
     private final AtomicBoolean closed = new AtomicBoolean();
 
@@ -167,7 +172,21 @@ public final class RecordingBackend implements AutoCloseable {
      * @throws IllegalStateException if the TLS context cannot be built or the port cannot be bound
      */
     public static RecordingBackend start(TestPki.Issued serverCert) {
-        return new RecordingBackend(requireNonNull(serverCert, "serverCert"), null, 0);
+        return new RecordingBackend(requireNonNull(serverCert, "serverCert"), null, 0, List.of());
+    }
+
+    /**
+     * Starts a backend like {@link #start(TestPki.Issued)} whose BoringSSL context accepts only the key-exchange
+     * {@code groups} (BoringSSL names such as {@code X25519}, {@code P-256}); a client offering none of them fails
+     * the handshake ({@link #handshakeFailures()}).
+     *
+     * @throws IllegalStateException if BoringSSL is unavailable, or as {@link #start(TestPki.Issued)}
+     */
+    public static RecordingBackend startAcceptingGroups(TestPki.Issued serverCert, String... groups) {
+        if (!OpenSsl.isAvailable()) {
+            throw new IllegalStateException("choosing groups needs BoringSSL", OpenSsl.unavailabilityCause());
+        }
+        return new RecordingBackend(requireNonNull(serverCert, "serverCert"), null, 0, List.of(groups));
     }
 
     /**
@@ -180,7 +199,7 @@ public final class RecordingBackend implements AutoCloseable {
         if (port < 1 || port > 65535) {
             throw new IllegalArgumentException("port: " + port + " (expected: 1..65535)");
         }
-        return new RecordingBackend(requireNonNull(serverCert, "serverCert"), null, port);
+        return new RecordingBackend(requireNonNull(serverCert, "serverCert"), null, port, List.of());
     }
 
     /**
@@ -191,16 +210,19 @@ public final class RecordingBackend implements AutoCloseable {
      */
     public static RecordingBackend startRequiringClientCert(TestPki.Issued serverCert, X509Certificate trustRoot) {
         return new RecordingBackend(requireNonNull(serverCert, "serverCert"), requireNonNull(trustRoot, "trustRoot"),
-                0);
+                0, List.of());
     }
 
-    private RecordingBackend(TestPki.Issued serverCert, X509Certificate trustRoot, int port) {
+    private RecordingBackend(TestPki.Issued serverCert, X509Certificate trustRoot, int port, List<String> groups) {
         try {
             SslContextBuilder builder = SslContextBuilder.forServer(serverCert.privateKey(), serverCert.chain())
                     .sslProvider(OpenSsl.isAvailable() ? SslProvider.OPENSSL : SslProvider.JDK)
                     .protocols("TLSv1.3", "TLSv1.2");
             if (trustRoot != null) {
                 builder.trustManager(trustRoot).clientAuth(ClientAuth.REQUIRE);
+            }
+            if (!groups.isEmpty()) {
+                builder.option(OpenSslContextOption.GROUPS, groups.toArray(String[]::new));
             }
             sslContext = builder.build();
         } catch (SSLException e) {
@@ -257,6 +279,16 @@ public final class RecordingBackend implements AutoCloseable {
     /** The number of TCP connections accepted so far, whether or not their handshake succeeded. */
     public int connectionsAccepted() {
         return connectionsAccepted.get();
+    }
+
+    /**
+     * The key-exchange group of each successful handshake, in order (BoringSSL names, e.g. {@code X25519MLKEM768};
+     * {@code null} under the JDK provider): a snapshot.
+     */
+    public List<String> negotiatedGroups() {
+        synchronized (negotiatedGroups) {
+            return new ArrayList<>(negotiatedGroups);
+        }
     }
 
     /** Why each failed TLS handshake failed, in order: a snapshot. */
@@ -380,6 +412,10 @@ public final class RecordingBackend implements AutoCloseable {
             if (event instanceof SslHandshakeCompletionEvent handshake) {
                 if (handshake.isSuccess()) {
                     peerSubject = peerSubject(ctx);
+                    SSLSession session = ctx.pipeline().get(SslHandler.class).engine().getSession();
+                    synchronized (negotiatedGroups) {
+                        negotiatedGroups.add(session instanceof OpenSslSession s ? s.getNamedGroup() : null);
+                    }
                 } else {
                     synchronized (handshakeFailures) {
                         handshakeFailures.add(handshake.cause());

@@ -739,12 +739,17 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
         if (closing || state != State.CONNECTING) {
             return;
         }
-        LOG.atWarn()
+        List<String> groups = route.backend().config().tls().groups();
+        LoggingEventBuilder line = LOG.atWarn()
                 .addKeyValue("backend", route.backend().name())
                 .addKeyValue("route", route.name())
                 .addKeyValue("reason", reason.label())
-                .addKeyValue("cause", String.valueOf(cause))
-                .log("backend unavailable");
+                .addKeyValue("cause", String.valueOf(cause));
+        if (reason == RejectReason.BACKEND_TLS_FAILED && !groups.isEmpty()) {
+            // A backend sharing none of them answers with a bare handshake_failure alert: say what was offered.
+            line = line.addKeyValue("groups", String.join(",", groups));
+        }
+        line.log("backend unavailable");
         failExchange(reason, reason == RejectReason.BACKEND_TIMEOUT
                 ? HttpResponseStatus.GATEWAY_TIMEOUT : HttpResponseStatus.BAD_GATEWAY);
     }

@@ -81,7 +81,7 @@ public final class RuntimeSnapshot {
         List<ConfiguredCertificate> certificates = new ArrayList<>();
         Map<String, Backend> backends = new LinkedHashMap<>();
         for (BackendConfig b : config.backends().values()) {
-            SslContext ctx = SslContextFactory.forBackend(b.tls());
+            SslContext ctx = named("backend", b.name(), () -> SslContextFactory.forBackend(b.tls()));
             SslContextFactory.readCertificates(b.tls().caBundle())
                     .forEach(c -> certificates.add(new ConfiguredCertificate("backend_ca", b.name(), c)));
             if (b.tls().certificateChain().isPresent()) {
@@ -99,8 +99,9 @@ public final class RuntimeSnapshot {
                     SslContextFactory.clientVerifier(l.tls(), metrics.clientTrust(l.name()));
             // tcp listeners use the JDK engine: Netty's OpenSSL engine treats a client's close_notify as the end of
             // both directions, which would cut the relay's remaining bytes when a TLS 1.3 client half-closes.
-            SslContext ctx = l.isTcp() ? SslContextFactory.forListener(l.tls(), verifier, SslProvider.JDK)
-                    : SslContextFactory.forListener(l.tls(), verifier, l.http().protocols());
+            SslContext ctx = named("listener", l.name(), () -> l.isTcp()
+                    ? SslContextFactory.forListener(l.tls(), verifier, SslProvider.JDK)
+                    : SslContextFactory.forListener(l.tls(), verifier, l.http().protocols()));
             if (!l.isTcp()) {
                 tickets.install(l.name(), l.tls().sessionTickets(), ctx);
             }
@@ -138,6 +139,20 @@ public final class RuntimeSnapshot {
                 Map.copyOf(tcpListeners));
     }
 
+    /** A TLS context build whose failure names the listener or backend it was for. */
+    private static SslContext named(String kind, String name, ContextBuild build) throws TlsMaterialException {
+        try {
+            return build.get();
+        } catch (TlsMaterialException e) {
+            throw new TlsMaterialException(kind + " `" + name + "`: " + e.getMessage(), e);
+        }
+    }
+
+    @FunctionalInterface
+    private interface ContextBuild {
+        SslContext get() throws TlsMaterialException;
+    }
+
     /** The identity-header signer with the key file as it is now (a reload reads it again: key rotation). */
     private static IdentitySigner signer(ProxyConfig config) throws TlsMaterialException {
         if (config.identityHeader().signed().isEmpty()) {
@@ -160,8 +175,8 @@ public final class RuntimeSnapshot {
         RelayConnector connector = relays.get(b.name());
         if (connector == null) {
             // The JDK engine here too: a backend's close_notify must not end the client-to-backend direction.
-            connector = new RelayConnector(b, SslContextFactory.forBackend(b.tls(), SslProvider.JDK),
-                    metrics.backend(b.name()), transport);
+            SslContext ctx = named("backend", b.name(), () -> SslContextFactory.forBackend(b.tls(), SslProvider.JDK));
+            connector = new RelayConnector(b, ctx, metrics.backend(b.name()), transport);
             relays.put(b.name(), connector);
         }
         return new TcpRuntime(tcp, Authorizer.compile(tcp.allow()), connector, metrics.tcp(l.name()),

@@ -6,6 +6,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.DecoderException;
 import io.netty.handler.ssl.NotSslRecordException;
+import io.netty.handler.ssl.OpenSslSession;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.ssl.SslHandshakeCompletionEvent;
 import io.netty.handler.ssl.SslHandshakeTimeoutException;
@@ -111,9 +112,10 @@ final class HandshakeHandler extends ChannelInboundHandlerAdapter {
         }
         expiryWarnings.clientSeen(listener, identity, clientWarnBefore, java.time.Instant.now());
         if (LOG.isDebugEnabled()) {
-            LOG.debug("handshake ok listener={} remote={} identity={} protocol={} cipher={} resumed={}", listener,
-                    ctx.channel().remoteAddress(), identity.displayName(), session.getProtocol(),
-                    session.getCipherSuite(), resumed);
+            LOG.debug("handshake ok listener={} remote={} identity={} protocol={} cipher={} group={} resumed={}",
+                    listener, ctx.channel().remoteAddress(), identity.displayName(), session.getProtocol(),
+                    session.getCipherSuite(), session instanceof OpenSslSession s ? s.getNamedGroup() : null,
+                    resumed);
         }
         ctx.pipeline().remove(this);
         ctx.fireUserEventTriggered(SslHandshakeCompletionEvent.SUCCESS);

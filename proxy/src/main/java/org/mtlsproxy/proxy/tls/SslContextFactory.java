@@ -3,6 +3,7 @@ package org.mtlsproxy.proxy.tls;
 import io.netty.handler.ssl.ApplicationProtocolConfig;
 import io.netty.handler.ssl.ClientAuth;
 import io.netty.handler.ssl.OpenSsl;
+import io.netty.handler.ssl.OpenSslContextOption;
 import io.netty.handler.ssl.OpenSslSessionContext;
 import io.netty.handler.ssl.OpenSslSessionTicketKey;
 import io.netty.handler.ssl.SslContext;
@@ -97,6 +98,7 @@ public final class SslContextFactory {
             if (!tls.ciphers().isEmpty()) {
                 builder.ciphers(tls.ciphers(), SupportedCipherSuiteFilter.INSTANCE);
             }
+            groups(builder, provider, tls.groups());
             if (!alpn.isEmpty()) {
                 builder.applicationProtocolConfig(new ApplicationProtocolConfig(
                         ApplicationProtocolConfig.Protocol.ALPN,
@@ -108,7 +110,7 @@ public final class SslContextFactory {
             return builder.build();
         } catch (SSLException | RuntimeException e) {
             throw new TlsMaterialException("cannot build the listener TLS context from "
-                    + tls.certificateChain() + ": " + e.getMessage(), e);
+                    + tls.certificateChain() + withGroups(tls.groups()) + ": " + e.getMessage(), e);
         }
     }
 
@@ -187,13 +189,41 @@ public final class SslContextFactory {
                     .trustManager(cas)
                     .endpointIdentificationAlgorithm("HTTPS")
                     .protocols(tls.protocols());
+            groups(builder, provider, tls.groups());
             if (tls.certificateChain().isPresent() && tls.privateKey().isPresent()) {
                 builder.keyManager(readKey(tls.privateKey().get()), readCertificates(tls.certificateChain().get()));
             }
             return builder.build();
         } catch (SSLException | RuntimeException e) {
-            throw new TlsMaterialException("cannot build the backend TLS context: " + e.getMessage(), e);
+            throw new TlsMaterialException("cannot build the backend TLS context" + withGroups(tls.groups()) + ": "
+                    + e.getMessage(), e);
         }
+    }
+
+    /**
+     * Makes {@code groups} (canonical BoringSSL names, most preferred first) the key-exchange groups of a BoringSSL
+     * context: Netty hands them to {@code SSL_CTX_set1_curves_list}, and a name BoringSSL does not know fails the
+     * build. Empty keeps Netty's defaults, X25519MLKEM768, X25519, P-256, P-384, P-521. The JDK provider would drop
+     * the option without a word (Netty passes context options to BoringSSL contexts only), and Java 17 has no
+     * per-context setting for it ({@code SSLParameters.setNamedGroups} is Java 20), so it is refused there.
+     */
+    private static void groups(SslContextBuilder builder, SslProvider provider, List<String> groups)
+            throws SSLException {
+        if (groups.isEmpty()) {
+            return;
+        }
+        if (provider == SslProvider.JDK) {
+            String why = OpenSsl.isAvailable() ? "this context runs the JDK TLS engine, which"
+                    : "BoringSSL (netty-tcnative) is unavailable (" + OpenSsl.unavailabilityCause() + ") and the "
+                    + "JDK TLS engine";
+            throw new SSLException("key-exchange groups cannot be set: " + why + " on Java 17 takes them only for "
+                    + "the whole process (expected: groups = [])");
+        }
+        builder.option(OpenSslContextOption.GROUPS, groups.toArray(String[]::new));
+    }
+
+    private static String withGroups(List<String> groups) {
+        return groups.isEmpty() ? "" : " with groups " + String.join(", ", groups);
     }
 
     /** The certificates of a PEM file; at least one, else the exception names the file. */
