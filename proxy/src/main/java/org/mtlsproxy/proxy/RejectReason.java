@@ -46,6 +46,11 @@ public enum RejectReason {
     BACKEND_TIMEOUT("backend_timeout", false),
     /** The backend closed the connection or sent a malformed response before completing it (502). */
     BACKEND_PROTOCOL_ERROR("backend_protocol_error", false),
+    /**
+     * The backend closed or reset the connection, or sent a malformed chunk, after the response had started: the
+     * client got the status and part of the body, and its connection is closed (HTTP/2: the stream is reset).
+     */
+    BACKEND_RESPONSE_INCOMPLETE("backend_response_incomplete", false),
     /** A configured limit was exceeded (connections per listener, header count). */
     LIMIT_EXCEEDED("limit_exceeded", false),
     /** The request body is larger than the route's max-request-body-size (413). */

@@ -497,7 +497,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
             } else if (responseDone) {
                 maybeEndExchange();
             } else {
-                closeClient();
+                abortExchange(RejectReason.BAD_REQUEST, "malformed request body", true);
             }
             return;
         }
@@ -546,6 +546,11 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
     }
 
     private void requestTooLarge() {
+        if (responseStarted) {
+            abortExchange(RejectReason.BODY_TOO_LARGE,
+                    "request body over max-request-body-size " + route.maxRequestBodySize(), true);
+            return;
+        }
         route.meters().rejected(RejectReason.BODY_TOO_LARGE);
         failure = RejectReason.BODY_TOO_LARGE;
         clientKeepAlive = false;
@@ -554,10 +559,6 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
             BackendConnection u = upstream;
             upstream = null;
             u.backend().release(u, false);
-        }
-        if (responseStarted) {
-            closeClient();
-            return;
         }
         respondWithError(HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE);
     }
@@ -880,19 +881,20 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
         if (u == null || responseDone) {
             return;
         }
-        upstream = null;
-        u.backend().release(u, false);
-        cancelResponseTimeout();
         if (responseStarted) {
             LOG.atWarn()
                     .addKeyValue("backend", u.backend().name())
                     .addKeyValue("route", route.name())
                     .addKeyValue("cause", String.valueOf(cause))
                     .log("backend closed the connection mid-response");
-            failure = RejectReason.BACKEND_PROTOCOL_ERROR;
-            closeClient();
+            // The status and part of the body are out: the response can be neither completed nor replaced by a 502.
+            abortExchange(RejectReason.BACKEND_RESPONSE_INCOMPLETE, cause == null ? "backend closed mid-response"
+                    : "backend failed mid-response: " + cause, true);
             return;
         }
+        upstream = null;
+        u.backend().release(u, false);
+        cancelResponseTimeout();
         if (u.reused() && !retried && !requestHasBody && requestDone && isIdempotent(request.method())) {
             // A pooled connection the backend had already closed: the request never reached it. Retry once.
             retried = true;
@@ -992,6 +994,40 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
         route.meters().rejected(reason);
         failure = reason;
         respondWithError(s);
+    }
+
+    /**
+     * Ends an exchange whose response cannot be completed (it has started, so no error response can replace it):
+     * counted, one access-log line with the status and body bytes sent so far and why, and the client connection
+     * closed; on HTTP/2 the stream is reset. With {@code flush} what is already queued goes out first; without it
+     * the connection closes at once (a client that does not read would never let a flush complete).
+     */
+    private void abortExchange(RejectReason reason, String detail, boolean flush) {
+        if (exchangeActive) {
+            if (route != null) {
+                route.meters().rejected(reason);
+            } else {
+                listener.meters().rejected(reason);
+            }
+            failure = reason;
+            decisionText = detail;
+            clientKeepAlive = false;
+            cancelResponseTimeout();
+            logAccess(null);
+            exchangeActive = false;
+        }
+        if (upstream != null) {
+            BackendConnection u = upstream;
+            upstream = null;
+            u.backend().release(u, false);
+        }
+        if (flush) {
+            closeClient();
+            return;
+        }
+        closing = true;
+        releasePending();
+        client.close();
     }
 
     private void respondWithError(HttpResponseStatus s) {
