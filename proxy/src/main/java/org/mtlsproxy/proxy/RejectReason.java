@@ -42,7 +42,11 @@ public enum RejectReason {
     BACKEND_CONNECT_FAILED("backend_connect_failed", false),
     /** The backend's certificate failed verification or the TLS handshake to it failed (502). */
     BACKEND_TLS_FAILED("backend_tls_failed", false),
-    /** Connecting to the backend or waiting for its response took too long (504). */
+    /**
+     * Connecting to the backend or waiting for its response took too long (504), or the backend stalled for
+     * http.idle-timeout mid-exchange: not reading the request body (504) or not sending the rest of its response
+     * (connection closed).
+     */
     BACKEND_TIMEOUT("backend_timeout", false),
     /** The backend closed the connection or sent a malformed response before completing it (502). */
     BACKEND_PROTOCOL_ERROR("backend_protocol_error", false),
@@ -59,6 +63,11 @@ public enum RejectReason {
     RATE_LIMITED("rate_limited", false),
     /** The request head did not arrive within header-read-timeout (408). */
     REQUEST_TIMEOUT("request_timeout", false),
+    /**
+     * The client stalled for http.idle-timeout mid-exchange: it stopped sending its request body (408) or reading
+     * the response (connection closed).
+     */
+    IDLE_TIMEOUT("idle_timeout", false),
     /** The request's authority names another host than the TLS SNI of its connection (421). */
     MISDIRECTED("misdirected", false);
 

@@ -594,15 +594,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
         if (evt instanceof IdleStateEvent) {
-            // Nothing moved on the client connection for http.idle-timeout. Fine only while the backend is
-            // preparing its response (backend response-timeout covers that); otherwise the client is idle between
-            // requests, stalled mid-request (slowloris) or not reading the response, or the backend stalled
-            // mid-response: close, which also discards the backend connection.
-            if (!exchangeActive || !requestDone || responseStarted) {
-                LOG.atDebug().addKeyValue("remote", remoteIp).addKeyValue("in_exchange", exchangeActive)
-                        .log("closing idle client connection");
-                closeClient();
-            }
+            onIdle();
             return;
         }
         if (evt instanceof SnapshotChanged changed) {
@@ -615,6 +607,56 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
             return;
         }
         ctx.fireUserEventTriggered(evt);
+    }
+
+    /**
+     * Nothing moved on the client connection (or stream) for http.idle-timeout. Between requests: close. While a
+     * backend connection is being opened or the backend prepares its response: nothing, its connect-timeout or
+     * response-timeout decides. Otherwise the exchange stalled, and its access-log line says which side did: the
+     * client stopped sending its request body (slowloris; 408) or reading the response, or the backend stopped
+     * reading the request body (504) or sending its response. A response already started cannot be answered for:
+     * the connection is closed.
+     */
+    private void onIdle() {
+        if (closing) {
+            // A close still waiting for its flush: the client is not reading, and never has to. Close now.
+            client.close();
+            return;
+        }
+        if (!exchangeActive) {
+            LOG.atDebug().addKeyValue("remote", remoteIp).log("closing idle client connection");
+            closeClient();
+            return;
+        }
+        if (state == State.CONNECTING || (requestDone && !responseStarted)) {
+            return;
+        }
+        String timeout = "http.idle-timeout " + listener.config().http().idleTimeout().toMillis() + " ms: ";
+        if (!responseStarted) {
+            boolean backendStalled = upstream != null && !upstream.channel().isWritable();
+            if (upstream != null) {
+                // It has part of a request: never reuse it.
+                BackendConnection u = upstream;
+                upstream = null;
+                u.backend().release(u, false);
+            }
+            cancelResponseTimeout();
+            clientKeepAlive = false;
+            if (backendStalled) {
+                decisionText = timeout + "the backend stopped reading the request body";
+                rejectLocally(HttpResponseStatus.GATEWAY_TIMEOUT, RejectReason.BACKEND_TIMEOUT, decisionText);
+            } else {
+                decisionText = timeout + "the client stopped sending the request body";
+                rejectLocally(HttpResponseStatus.REQUEST_TIMEOUT, RejectReason.IDLE_TIMEOUT, decisionText);
+            }
+            return;
+        }
+        // The whole response written but not yet taken, or the client's side is full: the client is not reading.
+        if (responseDone || !client.isWritable()) {
+            abortExchange(RejectReason.IDLE_TIMEOUT, timeout + "the client stopped reading the response", false);
+        } else {
+            abortExchange(RejectReason.BACKEND_TIMEOUT, timeout + "the backend stopped sending the response", true);
+        }
     }
 
     /**
