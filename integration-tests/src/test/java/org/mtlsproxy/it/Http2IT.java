@@ -152,6 +152,38 @@ class Http2IT {
     }
 
     @Test
+    void clientsWithoutH2OnAnH2OnlyListenerAreRefusedCountedAndLogged() throws Exception {
+        try (AccessLog log = new AccessLog();
+                ProxyFixture h2Only = ProxyFixture.builder()
+                        .backend("b", backend.port())
+                        .route("all", null, "/", "b", "{ spiffe-id = \"" + TestPki.GOOD_CLIENT_SPIFFE_ID + "\" }")
+                        .set("mtls-proxy.defaults.listener.http.protocols = [\"h2\"]")
+                        .start()) {
+            // A client offering only http/1.1: BoringSSL answers no ALPN, the handshake itself completes
+            try (H2Client http1Alpn = new H2Client(h2Only.port(), PKI.goodClient(), SNI, List.of("http/1.1"))) {
+                org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(5))
+                        .until(() -> !http1Alpn.isOpen());
+            }
+            // A client sending no ALPN at all
+            try (RawTls.Client noAlpn = new RawTls.Client(h2Only.port(), PKI.goodClient())) {
+                try {
+                    noAlpn.send("GET /x HTTP/1.1\r\nHost: " + SNI + "\r\n\r\n");
+                } catch (java.io.IOException alreadyClosed) {
+                    // fine: refused
+                }
+                assertThat(noAlpn.readAll(3000)).doesNotContain("HTTP/1.1").endsWith(">");
+            }
+            assertThat(h2Only.handshakeFailures("no_application_protocol")).isEqualTo(2);
+            assertThat(h2Only.counter("mtls_proxy.handshakes", "listener", ProxyFixture.LISTENER,
+                    "result", "success")).isZero();
+            List<Map<String, String>> lines = log.await(2, l -> "handshake rejected".equals(l.get("message")));
+            assertThat(lines).allSatisfy(l -> assertThat(l).containsEntry("decision", "no_application_protocol")
+                    .containsEntry("subject", PKI.goodClient().certificate().getSubjectX500Principal().getName()));
+            assertThat(lines.get(0).get("detail")).contains("[h2]");
+        }
+    }
+
+    @Test
     void listenerWithoutH2NegotiatesHttp11() throws Exception {
         try (ProxyFixture http1Only = ProxyFixture.builder()
                 .backend("b", backend.port())

@@ -32,6 +32,11 @@ public enum RejectReason {
     HANDSHAKE_TIMEOUT("handshake_timeout", true),
     /** The client closed the connection before the handshake finished. */
     HANDSHAKE_ABORTED("handshake_aborted", true),
+    /**
+     * The handshake agreed on no application protocol the HTTP listener enables: a client without ALPN, or offering
+     * only {@code http/1.1}, on an {@code h2}-only listener (RFC 7301 §3.2). Closed right after the handshake.
+     */
+    NO_APPLICATION_PROTOCOL("no_application_protocol", true),
     /** The request was malformed or ambiguous (400, 414, 431). */
     BAD_REQUEST("bad_request", false),
     /** No route matches the request's host and path (404). */
