@@ -21,6 +21,7 @@ import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.codec.http.TooLongHttpHeaderException;
 import io.netty.handler.codec.http.TooLongHttpLineException;
+import io.netty.handler.codec.http2.Http2Exception;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.timeout.IdleStateEvent;
@@ -742,6 +743,14 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
         LOG.debug("client connection error remote={} : {}", remoteIp, cause.toString());
+        if (cause instanceof Http2Exception h2 && exchangeActive && !responseDone) {
+            // The HTTP/2 codec refused this stream mid-exchange (a frame against the protocol, flow control or the
+            // declared content-length) and resets it: the request was malformed. (Refusals before a request was
+            // delivered are counted by the connection's codec hook.)
+            abortExchange(RejectReason.BAD_REQUEST, "HTTP/2 stream error " + h2.error() + ": " + h2.getMessage(),
+                    false);
+            return;
+        }
         closeClient();
     }
 
