@@ -74,7 +74,12 @@ public enum RejectReason {
      */
     IDLE_TIMEOUT("idle_timeout", false),
     /** The request's authority names another host than the TLS SNI of its connection (421). */
-    MISDIRECTED("misdirected", false);
+    MISDIRECTED("misdirected", false),
+    /**
+     * identity-header.signed is on and the signature could not be made: the request is refused (500), never
+     * forwarded without the header its backend relies on.
+     */
+    SIGNING_FAILED("signing_failed", false);
 
     private final String label;
     private final boolean handshake;

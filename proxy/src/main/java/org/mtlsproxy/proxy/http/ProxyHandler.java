@@ -76,6 +76,8 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
     private static final AsciiString X_FORWARDED_FOR = AsciiString.cached("x-forwarded-for");
     private static final AsciiString X_FORWARDED_PROTO = AsciiString.cached("x-forwarded-proto");
     private static final AsciiString HTTPS = AsciiString.cached("https");
+    /** A signing fault fails every request: one error line per ten seconds says so. */
+    private static final LogThrottle SIGNING_ERRORS = new LogThrottle(Duration.ofSeconds(10));
 
     private enum State {
         /** No exchange in progress. */
@@ -423,8 +425,15 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
             if (signedClaims == null) {
                 signedClaims = IdentitySigner.identityClaims(identity);
             }
-            headers.set(signer.headerName(), signer.sign(signedClaims, req.method().name(),
-                    headers.get(HttpHeaderNames.HOST), normalized, System.currentTimeMillis()));
+            String signed;
+            try {
+                signed = signer.sign(signedClaims, req.method().name(), headers.get(HttpHeaderNames.HOST),
+                        normalized, System.currentTimeMillis());
+            } catch (RuntimeException e) {
+                signingFailed(e);
+                return;
+            }
+            headers.set(signer.headerName(), signed);
         }
 
         state = State.CONNECTING;
@@ -434,6 +443,25 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
             // handed over inside acquire, and reading never stopped: no epoll_ctl on the common path.)
             updateClientReading();
         }
+    }
+
+    /**
+     * Signing is configured and the signature could not be made (the key loaded, so a JDK or provider fault): the
+     * backend relies on the header, so the request is refused (500) rather than forwarded without it. Logged at
+     * error level once per {@link #SIGNING_ERRORS} interval, counted every time.
+     */
+    private void signingFailed(RuntimeException e) {
+        if (SIGNING_ERRORS.mayLog()) {
+            LOG.atError()
+                    .addKeyValue("listener", listener.name())
+                    .addKeyValue("route", route.name())
+                    .addKeyValue("cause", e.toString())
+                    .addKeyValue("suppressed", SIGNING_ERRORS.suppressed())
+                    .log("cannot sign the identity header: requests are refused with 500 until it works again");
+            LOG.debug("identity header signing failure", e);
+        }
+        decisionText = String.valueOf(e.getMessage());
+        rejectLocally(HttpResponseStatus.INTERNAL_SERVER_ERROR, RejectReason.SIGNING_FAILED, decisionText);
     }
 
     /**
