@@ -21,6 +21,7 @@ import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.codec.http.TooLongHttpHeaderException;
 import io.netty.handler.codec.http.TooLongHttpLineException;
+import io.netty.handler.codec.http2.Http2CodecUtil;
 import io.netty.handler.codec.http2.Http2Exception;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.ssl.SslHandler;
@@ -526,7 +527,8 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
             } else if (responseDone) {
                 maybeEndExchange();
             } else {
-                abortExchange(RejectReason.BAD_REQUEST, "malformed request body", true);
+                abortExchange(RejectReason.BAD_REQUEST, "malformed request body");
+                closeClient();
             }
             return;
         }
@@ -577,7 +579,8 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
     private void requestTooLarge() {
         if (responseStarted) {
             abortExchange(RejectReason.BODY_TOO_LARGE,
-                    "request body over max-request-body-size " + route.maxRequestBodySize(), true);
+                    "request body over max-request-body-size " + route.maxRequestBodySize());
+            closeClient();
             return;
         }
         route.meters().rejected(RejectReason.BODY_TOO_LARGE);
@@ -649,7 +652,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
     private void onIdle() {
         if (closing) {
             // A close still waiting for its flush: the client is not reading, and never has to. Close now.
-            client.close();
+            closeClientNow();
             return;
         }
         if (!exchangeActive) {
@@ -682,9 +685,11 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
         }
         // The whole response written but not yet taken, or the client's side is full: the client is not reading.
         if (responseDone || !client.isWritable()) {
-            abortExchange(RejectReason.IDLE_TIMEOUT, timeout + "the client stopped reading the response", false);
+            abortExchange(RejectReason.IDLE_TIMEOUT, timeout + "the client stopped reading the response");
+            closeClientNow();
         } else {
-            abortExchange(RejectReason.BACKEND_TIMEOUT, timeout + "the backend stopped sending the response", true);
+            abortExchange(RejectReason.BACKEND_TIMEOUT, timeout + "the backend stopped sending the response");
+            closeClient();
         }
     }
 
@@ -771,12 +776,15 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
         LOG.debug("client connection error remote={} : {}", remoteIp, cause.toString());
-        if (cause instanceof Http2Exception h2 && exchangeActive && !responseDone) {
+        if (exchangeActive && !responseDone
+                && Http2CodecUtil.getEmbeddedHttp2Exception(cause) instanceof Http2Exception.StreamException h2) {
             // The HTTP/2 codec refused this stream mid-exchange (a frame against the protocol, flow control or the
-            // declared content-length) and resets it: the request was malformed. (Refusals before a request was
-            // delivered are counted by the connection's codec hook.)
-            abortExchange(RejectReason.BAD_REQUEST, "HTTP/2 stream error " + h2.error() + ": " + h2.getMessage(),
-                    false);
+            // declared content-length): the request was malformed. The multiplexer resets the stream with the
+            // codec's error code right after this; closing here would send CANCEL instead. (Refusals before a
+            // request was delivered are counted by the connection's codec hook.)
+            abortExchange(RejectReason.BAD_REQUEST, "HTTP/2 stream error " + h2.error() + ": " + h2.getMessage());
+            closing = true;
+            releasePending();
             return;
         }
         closeClient();
@@ -968,7 +976,8 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
                     .log("backend closed the connection mid-response");
             // The status and part of the body are out: the response can be neither completed nor replaced by a 502.
             abortExchange(RejectReason.BACKEND_RESPONSE_INCOMPLETE, cause == null ? "backend closed mid-response"
-                    : "backend failed mid-response: " + cause, true);
+                    : "backend failed mid-response: " + cause);
+            closeClient();
             return;
         }
         upstream = null;
@@ -1076,12 +1085,12 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
     }
 
     /**
-     * Ends an exchange whose response cannot be completed (it has started, so no error response can replace it):
-     * counted, one access-log line with the status and body bytes sent so far and why, and the client connection
-     * closed; on HTTP/2 the stream is reset. With {@code flush} what is already queued goes out first; without it
-     * the connection closes at once (a client that does not read would never let a flush complete).
+     * Ends an exchange that cannot get a complete response (one has started, so no error response can replace it,
+     * or its HTTP/2 stream is being reset): counted, one access-log line with the status and body bytes sent so far
+     * and why, the backend connection discarded. The caller then closes the client connection (on HTTP/2: resets
+     * the stream).
      */
-    private void abortExchange(RejectReason reason, String detail, boolean flush) {
+    private void abortExchange(RejectReason reason, String detail) {
         if (exchangeActive) {
             if (route != null) {
                 route.meters().rejected(reason);
@@ -1100,10 +1109,10 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
             upstream = null;
             u.backend().release(u, false);
         }
-        if (flush) {
-            closeClient();
-            return;
-        }
+    }
+
+    /** Closes the client connection at once: a client that does not read would never let a flush complete. */
+    private void closeClientNow() {
         closing = true;
         releasePending();
         client.close();
