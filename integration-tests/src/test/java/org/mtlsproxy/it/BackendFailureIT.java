@@ -1,10 +1,13 @@
 package org.mtlsproxy.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.net.ServerSocket;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.mtlsproxy.testing.RecordingBackend;
 import org.mtlsproxy.testing.TestHttpClient;
@@ -137,6 +140,67 @@ class BackendFailureIT {
                 TestHttpClient client = proxy.client(PKI.goodClient())) {
             assertThat(client.get("/close").status()).isEqualTo(502);
             assertThat(client.get("/after").status()).isEqualTo(200);
+        }
+    }
+
+    /** Answers every request with a head promising 1000 bytes, sends 100 of them and closes the connection. */
+    private static RawTls.ScriptedBackend truncatingBackend() throws Exception {
+        return new RawTls.ScriptedBackend((i, s, in, out) -> {
+            MalformedTrafficIT.readHead(in);
+            RawTls.ScriptedBackend.write(out, "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" + "x".repeat(100));
+            Thread.sleep(200);
+        });
+    }
+
+    @Test
+    void backendClosingMidResponseClosesTheClientWithOneAccessLogLineAndIsCounted() throws Exception {
+        try (AccessLog log = new AccessLog();
+                RawTls.ScriptedBackend backend = truncatingBackend();
+                ProxyFixture proxy = ProxyFixture.builder().backend("b", backend.port())
+                        .route("all", null, "/", "b", ALLOW_GOOD).start();
+                RawTls.Client client = new RawTls.Client(proxy.port(), PKI.goodClient())) {
+            // Given a backend that stops after 100 of the 1000 bytes it announced
+            client.send("GET /truncated HTTP/1.1\r\nHost: x\r\n\r\n");
+
+            // Then the client gets what there was, and the connection ends: the response cannot be completed
+            String out = client.readAll(5000);
+            assertThat(out).startsWith("HTTP/1.1 200").endsWith("x".repeat(100) + "<EOF>");
+            // and exactly one access-log line says so, with the status sent and the bytes sent
+            Map<String, String> line = log.forPath("/truncated").get(0);
+            assertThat(line).containsEntry("decision", "backend_response_incomplete")
+                    .containsEntry("detail", "backend closed mid-response")
+                    .containsEntry("status", "200").containsEntry("bytes_out", "100")
+                    .containsEntry("route", "all").containsEntry("http", "http/1.1");
+            Thread.sleep(300);
+            assertThat(log.lines()).filteredOn(l -> "/truncated".equals(l.get("path"))).hasSize(1);
+            assertThat(proxy.counter("mtls_proxy.request.rejections", "listener", ProxyFixture.LISTENER,
+                    "route", "all", "reason", "backend_response_incomplete")).isEqualTo(1);
+        }
+    }
+
+    @Test
+    void backendClosingMidResponseResetsTheHttp2StreamWithOneAccessLogLine() throws Exception {
+        try (AccessLog log = new AccessLog();
+                RawTls.ScriptedBackend backend = truncatingBackend();
+                ProxyFixture proxy = ProxyFixture.builder().backend("b", backend.port())
+                        .route("all", null, "/", "b", ALLOW_GOOD).start();
+                H2Client client = new H2Client(proxy.port(), PKI.goodClient(), TestPki.PROXY_DNS_NAME,
+                        List.of("h2"))) {
+            assertThatThrownBy(() -> client.request(io.netty.handler.codec.http.HttpMethod.GET, "/truncated-h2",
+                    TestPki.PROXY_DNS_NAME, null).get(10, TimeUnit.SECONDS))
+                    .as("a stream whose response cannot be completed is reset, never ended as if complete")
+                    .isInstanceOf(java.util.concurrent.ExecutionException.class);
+            Map<String, String> line = log.forPath("/truncated-h2").get(0);
+            assertThat(line).containsEntry("decision", "backend_response_incomplete")
+                    .containsEntry("detail", "backend closed mid-response")
+                    .containsEntry("status", "200").containsEntry("bytes_out", "100")
+                    .containsEntry("http", "h2");
+            // The connection itself survives: only the stream was reset.
+            assertThat(client.isOpen()).isTrue();
+            Thread.sleep(300);
+            assertThat(log.lines()).filteredOn(l -> "/truncated-h2".equals(l.get("path"))).hasSize(1);
+            assertThat(proxy.counter("mtls_proxy.request.rejections", "listener", ProxyFixture.LISTENER,
+                    "route", "all", "reason", "backend_response_incomplete")).isEqualTo(1);
         }
     }
 

@@ -78,6 +78,32 @@ class CliIT {
     }
 
     @Test
+    void runAndValidateReportACertificateTheTlsLibraryRefusesTheSameWay() throws Exception {
+        // Given a listener certificate the config layer reads fine (Ed448: an EdDSA key the JDK parses and
+        // matches) but BoringSSL cannot use
+        io.netty.pkitesting.X509Bundle ed448 = new io.netty.pkitesting.CertificateBuilder()
+                .subject("CN=localhost").addSanDnsName("localhost").setIsCertificateAuthority(true)
+                .algorithm(io.netty.pkitesting.CertificateBuilder.Algorithm.ed448).buildSelfSigned();
+        Path chain = Files.writeString(dir.resolve("ed448-chain.pem"), ed448.getCertificatePathPEM());
+        Path key = Files.writeString(dir.resolve("ed448.key"), ed448.getPrivateKeyPEM());
+        Path conf = ProxyProcess.writeConfig(dir, ProxyProcess.freePort(), ProxyProcess.freePort(), 9443,
+                "spiffe://test.local/**", "");
+        Files.writeString(conf, Files.readString(conf)
+                .replace(PKI.proxyServer().chainPem().toString(), chain.toString())
+                .replace(PKI.proxyServer().keyPem().toString(), key.toString()));
+
+        Result validate = runJar(Duration.ofSeconds(60), "validate", "--config", conf.toString());
+        Result run = runJar(Duration.ofSeconds(60), "run", "--config", conf.toString());
+
+        // Then both call it an invalid configuration, exit 2, with the same message naming the file
+        assertThat(validate.exit()).as(validate.out()).isEqualTo(2);
+        assertThat(validate.out()).contains("invalid configuration:").contains(chain.toString());
+        assertThat(run.exit()).as(run.out()).isEqualTo(2);
+        String reason = validate.out().substring(validate.out().indexOf("invalid configuration:"));
+        assertThat(run.out()).contains(reason).doesNotContain("cannot start");
+    }
+
+    @Test
     void dockerEntrypointCommandServesRequests() throws Exception {
         List<String> entrypoint = jsonArray("ENTRYPOINT");
         List<String> cmd = jsonArray("CMD");

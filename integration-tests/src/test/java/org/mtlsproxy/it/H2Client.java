@@ -72,7 +72,9 @@ final class H2Client implements AutoCloseable {
                         @Override
                         protected void initChannel(SocketChannel ch) {
                             ch.pipeline().addLast(ssl.newHandler(ch.alloc(), sni, port));
-                            ch.pipeline().addLast(Http2FrameCodecBuilder.forClient().build());
+                            // Sends what it is asked to, even header lists over the server's advertised limit.
+                            ch.pipeline().addLast(Http2FrameCodecBuilder.forClient()
+                                    .encoderIgnoreMaxHeaderListSize(true).build());
                             ch.pipeline().addLast(new Http2MultiplexHandler(new SimpleChannelInboundHandler<Object>() {
                                 @Override
                                 protected void channelRead0(ChannelHandlerContext ctx, Object msg) {
@@ -97,6 +99,11 @@ final class H2Client implements AutoCloseable {
 
     /** Sends a request on a new stream; the future completes with the whole response. */
     CompletableFuture<Response> request(HttpMethod method, String path, String authority, byte[] body) {
+        return request(method, path, authority, body, null, null);
+    }
+
+    private CompletableFuture<Response> request(HttpMethod method, String path, String authority, byte[] body,
+            String headerName, String headerValue) {
         CompletableFuture<Response> result = new CompletableFuture<>();
         Http2StreamChannel stream = new Http2StreamChannelBootstrap(channel)
                 .handler(new ChannelInitializer<Http2StreamChannel>() {
@@ -132,12 +139,30 @@ final class H2Client implements AutoCloseable {
         if (body != null) {
             req.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, body.length);
         }
+        if (headerName != null) {
+            req.headers().set(headerName, headerValue);
+        }
         stream.writeAndFlush(req);
         return result;
     }
 
     Response get(String path, String authority) throws Exception {
         return request(HttpMethod.GET, path, authority, null).get(20, TimeUnit.SECONDS);
+    }
+
+    /**
+     * From now on opens streams beyond the server's SETTINGS_MAX_CONCURRENT_STREAMS (call after a first response, so
+     * the server's SETTINGS are in), as a misbehaving client would.
+     */
+    void ignoreServerStreamLimit() {
+        channel.eventLoop().submit(() -> channel.pipeline().get(io.netty.handler.codec.http2.Http2FrameCodec.class)
+                .connection().local().maxActiveStreams(Integer.MAX_VALUE)).syncUninterruptibly();
+    }
+
+    /** Sends a request with the given extra header (set last: it may replace content-length) on a new stream. */
+    CompletableFuture<Response> requestWithHeader(HttpMethod method, String path, String authority, byte[] body,
+            String name, String value) {
+        return request(method, path, authority, body, name, value);
     }
 
     boolean isOpen() {

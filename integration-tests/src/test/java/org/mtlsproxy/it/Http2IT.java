@@ -152,6 +152,98 @@ class Http2IT {
     }
 
     @Test
+    void clientsWithoutH2OnAnH2OnlyListenerAreRefusedCountedAndLogged() throws Exception {
+        try (AccessLog log = new AccessLog();
+                ProxyFixture h2Only = ProxyFixture.builder()
+                        .backend("b", backend.port())
+                        .route("all", null, "/", "b", "{ spiffe-id = \"" + TestPki.GOOD_CLIENT_SPIFFE_ID + "\" }")
+                        .set("mtls-proxy.defaults.listener.http.protocols = [\"h2\"]")
+                        .start()) {
+            // A client offering only http/1.1: BoringSSL answers no ALPN, the handshake itself completes
+            try (H2Client http1Alpn = new H2Client(h2Only.port(), PKI.goodClient(), SNI, List.of("http/1.1"))) {
+                org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(5))
+                        .until(() -> !http1Alpn.isOpen());
+            }
+            // A client sending no ALPN at all
+            try (RawTls.Client noAlpn = new RawTls.Client(h2Only.port(), PKI.goodClient())) {
+                try {
+                    noAlpn.send("GET /x HTTP/1.1\r\nHost: " + SNI + "\r\n\r\n");
+                } catch (java.io.IOException alreadyClosed) {
+                    // fine: refused
+                }
+                assertThat(noAlpn.readAll(3000)).doesNotContain("HTTP/1.1").endsWith(">");
+            }
+            assertThat(h2Only.handshakeFailures("no_application_protocol")).isEqualTo(2);
+            assertThat(h2Only.counter("mtls_proxy.handshakes", "listener", ProxyFixture.LISTENER,
+                    "result", "success")).isZero();
+            List<Map<String, String>> lines = log.await(2, l -> "handshake rejected".equals(l.get("message")));
+            assertThat(lines).allSatisfy(l -> assertThat(l).containsEntry("decision", "no_application_protocol")
+                    .containsEntry("subject", PKI.goodClient().certificate().getSubjectX500Principal().getName()));
+            assertThat(lines.get(0).get("detail")).contains("[h2]");
+        }
+    }
+
+    @Test
+    void streamsTheCodecRefusesAreCountedWithAReason() throws Exception {
+        try (ProxyFixture strict = ProxyFixture.builder()
+                        .backend("b", backend.port())
+                        .route("all", null, "/", "b", "{ spiffe-id = \"" + TestPki.GOOD_CLIENT_SPIFFE_ID + "\" }")
+                        .set("mtls-proxy.defaults.listener.http.max-concurrent-streams = 1")
+                        .set("mtls-proxy.defaults.listener.http.max-header-size = 4096")
+                        .start();
+                H2Client client = new H2Client(strict.port(), PKI.goodClient(), SNI, List.of("h2"))) {
+            assertThat(client.get("/first", SNI).status()).isEqualTo(200);
+
+            // A header list over max-header-size (within Netty's stream-error margin): 431 from the codec
+            H2Client.Response tooLarge = client.requestWithHeader(HttpMethod.GET, "/big-headers", SNI, null, "x-big",
+                    "v".repeat(4500)).get(10, TimeUnit.SECONDS);
+            assertThat(tooLarge.status()).isEqualTo(431);
+            assertThat(rejections(strict, "bad_request")).isEqualTo(1);
+
+            // A stream beyond max-concurrent-streams: RST_STREAM(REFUSED_STREAM) from the codec
+            client.ignoreServerStreamLimit();
+            CompletableFuture<H2Client.Response> slow = client.request(HttpMethod.GET, "/slow?ms=1500", SNI, null);
+            Thread.sleep(300);
+            CompletableFuture<H2Client.Response> refused = client.request(HttpMethod.GET, "/refused", SNI, null);
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> refused.get(10, TimeUnit.SECONDS))
+                    .isInstanceOf(java.util.concurrent.ExecutionException.class);
+            assertThat(slow.get(10, TimeUnit.SECONDS).status()).isEqualTo(200);
+            assertThat(rejections(strict, "limit_exceeded")).isEqualTo(1);
+
+            // Neither reached a backend; the connection serves on
+            assertThat(backend.received()).noneMatch(r -> r.uri().equals("/refused") || r.uri().equals("/big-headers"));
+            assertThat(client.get("/after", SNI).status()).isEqualTo(200);
+            assertThat(rejections(strict, "bad_request")).isEqualTo(1);
+        }
+    }
+
+    @Test
+    void aStreamBreakingTheProtocolMidRequestIsResetAloneAndCounted() throws Exception {
+        try (AccessLog log = new AccessLog();
+                H2Client client = h2(PKI.goodClient())) {
+            double before = proxy.counter("mtls_proxy.request.rejections", "listener", ProxyFixture.LISTENER,
+                    "route", "all", "reason", "bad_request");
+            // Given a stream whose DATA is longer than the content-length its HEADERS declared
+            CompletableFuture<H2Client.Response> lying = client.requestWithHeader(HttpMethod.POST, "/lying", SNI,
+                    new byte[10], "content-length", "3");
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> lying.get(10, TimeUnit.SECONDS))
+                    .isInstanceOf(java.util.concurrent.ExecutionException.class);
+
+            // Then that stream alone is reset, logged and counted; the connection takes new streams
+            assertThat(client.get("/after-lying", SNI).status()).isEqualTo(200);
+            assertThat(log.forPath("/lying").get(0)).containsEntry("decision", "bad_request")
+                    .containsEntry("http", "h2");
+            assertThat(proxy.counter("mtls_proxy.request.rejections", "listener", ProxyFixture.LISTENER,
+                    "route", "all", "reason", "bad_request")).isEqualTo(before + 1);
+        }
+    }
+
+    private static double rejections(ProxyFixture proxy, String reason) {
+        return proxy.counter("mtls_proxy.request.rejections", "listener", ProxyFixture.LISTENER, "route", "",
+                "reason", reason);
+    }
+
+    @Test
     void listenerWithoutH2NegotiatesHttp11() throws Exception {
         try (ProxyFixture http1Only = ProxyFixture.builder()
                 .backend("b", backend.port())

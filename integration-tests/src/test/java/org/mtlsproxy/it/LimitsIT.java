@@ -153,6 +153,75 @@ class LimitsIT {
     }
 
     @Test
+    void clientStallingMidBodyGets408AtIdleTimeoutLoggedAndCountedAsATimeout() throws Exception {
+        try (AccessLog log = new AccessLog();
+                ProxyFixture proxy = proxy().set("mtls-proxy.defaults.listener.http.idle-timeout = 800ms").start();
+                RawTls.Client client = new RawTls.Client(proxy.port(), PKI.goodClient())) {
+            // Given a request that promises 10 body bytes and sends 3
+            client.send("POST /upload-stalled HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc");
+
+            // Then the client is told, and the line says which timeout ran out and who stalled
+            assertThat(client.readAll(5000)).startsWith("HTTP/1.1 408").endsWith("<EOF>");
+            Map<String, String> line = log.forPath("/upload-stalled").get(0);
+            assertThat(line).containsEntry("decision", "idle_timeout").containsEntry("status", "408");
+            assertThat(line.get("detail")).contains("http.idle-timeout")
+                    .contains("the client stopped sending the request body");
+            assertThat(proxy.counter("mtls_proxy.request.rejections", "listener", ProxyFixture.LISTENER,
+                    "route", "all", "reason", "idle_timeout")).isEqualTo(1);
+        }
+    }
+
+    @Test
+    void backendStallingMidResponseIsCutAtIdleTimeoutAndLoggedAsABackendTimeout() throws Exception {
+        try (AccessLog log = new AccessLog();
+                RawTls.ScriptedBackend stalling = new RawTls.ScriptedBackend((i, s, in, out) -> {
+                    MalformedTrafficIT.readHead(in);
+                    RawTls.ScriptedBackend.write(out, "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n"
+                            + "x".repeat(100));
+                    Thread.sleep(6000);
+                });
+                ProxyFixture proxy = ProxyFixture.builder().backend("slow", stalling.port())
+                        .route("all", null, "/", "slow", ALLOW_ANY)
+                        .set("mtls-proxy.defaults.listener.http.idle-timeout = 800ms").start();
+                RawTls.Client client = new RawTls.Client(proxy.port(), PKI.goodClient())) {
+            long start = System.nanoTime();
+            client.send("GET /stalls HTTP/1.1\r\nHost: x\r\n\r\n");
+
+            assertThat(client.readAll(5000)).startsWith("HTTP/1.1 200").endsWith("x".repeat(100) + "<EOF>");
+            assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(4));
+            Map<String, String> line = log.forPath("/stalls").get(0);
+            assertThat(line).containsEntry("decision", "backend_timeout").containsEntry("status", "200")
+                    .containsEntry("bytes_out", "100");
+            assertThat(line.get("detail")).contains("http.idle-timeout")
+                    .contains("the backend stopped sending the response");
+            assertThat(proxy.counter("mtls_proxy.request.rejections", "listener", ProxyFixture.LISTENER,
+                    "route", "all", "reason", "backend_timeout")).isEqualTo(1);
+        }
+    }
+
+    @Test
+    void clientNotReadingItsResponseIsClosedAtIdleTimeout() throws Exception {
+        try (AccessLog log = new AccessLog();
+                ProxyFixture proxy = proxy().set("mtls-proxy.defaults.listener.http.idle-timeout = 800ms").start();
+                RawTls.Client client = new RawTls.Client(proxy.port(), PKI.goodClient())) {
+            // Given a client that asks for more than the socket buffers hold and then reads nothing
+            client.send("GET /download?bytes=" + (256 * 1024 * 1024) + " HTTP/1.1\r\nHost: x\r\n\r\n");
+
+            // Then the proxy closes the connection on its own: a close that waited for the client to take the
+            // rest first would hold the connection for as long as the client likes
+            Awaitility.await().atMost(Duration.ofSeconds(5)).until(() -> proxy.metrics().registry()
+                    .find("mtls_proxy.connections.active").tag("listener", ProxyFixture.LISTENER).gauge()
+                    .value() == 0);
+            Map<String, String> line = log.forPath("/download").get(0);
+            assertThat(line).containsEntry("decision", "idle_timeout").containsEntry("status", "200");
+            assertThat(line.get("detail")).contains("http.idle-timeout")
+                    .contains("the client stopped reading the response");
+            assertThat(proxy.counter("mtls_proxy.request.rejections", "listener", ProxyFixture.LISTENER,
+                    "route", "all", "reason", "idle_timeout")).isEqualTo(1);
+        }
+    }
+
+    @Test
     void bodyOverTheRoutesLimitGets413WhetherDeclaredOrStreamed() throws Exception {
         try (ProxyFixture proxy = proxy().set("mtls-proxy.defaults.route.limits.max-request-body-size = 1k").start()) {
             int before = backend.received().size();

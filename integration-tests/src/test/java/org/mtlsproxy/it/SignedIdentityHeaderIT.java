@@ -253,6 +253,42 @@ class SignedIdentityHeaderIT {
 
     // ---------------------------------------------------------------- helpers
 
+    @Test
+    void aSigningFailureRefusesTheRequestWith500NeverForwardsItUnsignedAndIsCountedAndLoggedOnce() throws Exception {
+        ch.qos.logback.classic.Logger handlerLog = (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory
+                .getLogger("org.mtlsproxy.proxy.http.ProxyHandler");
+        ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> errors =
+                new ch.qos.logback.core.read.ListAppender<>();
+        errors.start();
+        handlerLog.addAppender(errors);
+        try (AccessLog log = new AccessLog();
+                FailingSignatureProvider failing = new FailingSignatureProvider();
+                ProxyFixture proxy = proxy("ES256", writeSec1(p256(), "signing.key"), "proxy-1");
+                TestHttpClient client = proxy.client(PKI.goodClient())) {
+            // Given a signer that loaded but cannot sign: every request is refused, none reaches the backend
+            for (int i = 0; i < 3; i++) {
+                assertThat(client.get("/signed-" + i).status()).isEqualTo(500);
+            }
+            assertThat(backend.received()).isEmpty();
+            // and each is counted and logged in the access log with the reason
+            assertThat(proxy.counter("mtls_proxy.request.rejections", "listener", ProxyFixture.LISTENER,
+                    "route", "all", "reason", "signing_failed")).isEqualTo(3);
+            assertThat(log.forPath("/signed-0").get(0)).containsEntry("decision", "signing_failed")
+                    .containsEntry("status", "500");
+            assertThat(log.forPath("/signed-0").get(0).get("detail")).contains("simulated signing failure");
+            // while the error log says it once (rate-limited), never with key material
+            List<ch.qos.logback.classic.spi.ILoggingEvent> lines;
+            synchronized (errors) {
+                lines = List.copyOf(errors.list);
+            }
+            assertThat(lines).filteredOn(e -> e.getLevel() == ch.qos.logback.classic.Level.ERROR).hasSize(1)
+                    .allSatisfy(e -> assertThat(e.getFormattedMessage() + e.getKeyValuePairs())
+                            .contains("identity header").doesNotContain("BEGIN"));
+        } finally {
+            handlerLog.detachAppender(errors);
+        }
+    }
+
     private ProxyFixture proxy(String algorithm, Path keyFile, String keyId) throws Exception {
         return ProxyFixture.builder().backend("b", backend.port()).route("all", null, "/", "b", ALLOW_ANY)
                 .set("mtls-proxy.reload.watch = false")

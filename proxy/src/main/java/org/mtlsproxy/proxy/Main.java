@@ -27,8 +27,10 @@ import picocli.CommandLine.Spec;
 /**
  * The command line: {@code run} (the default), {@code validate}, {@code demo}, {@code check} and {@code pki}.
  *
- * <p>Exit codes: 0 success, 1 runtime failure (TLS material unusable, port taken), 2 invalid configuration or
- * usage, 3 the demo's self-check failed, or {@code check} found the client denied.
+ * <p>Exit codes: 0 success, 1 runtime failure (a port taken, a drain that had to cut connections), 2 invalid
+ * configuration (the file, or a certificate, key or CRL it names that cannot be used: {@code run} and
+ * {@code validate} say the same) or usage, 3 the demo's self-check failed, or {@code check} found the client
+ * denied.
  */
 @Command(name = "mtls-proxy", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "An mTLS-terminating reverse proxy: verifies client certificates, authorizes the identity "
@@ -116,11 +118,16 @@ public final class Main implements Callable<Integer> {
         try {
             return RuntimeSnapshot.build(cfg, new ProxyMetrics(), Transport.NIO);
         } catch (TlsMaterialException | RuntimeException e) {
-            err.println("invalid configuration:");
-            err.println(file + ": " + e.getMessage());
-            err.flush();
+            invalidConfiguration(file, e, err);
             return null;
         }
+    }
+
+    /** What {@code validate} and {@code run} print when the config's files cannot be compiled into a runtime. */
+    private static void invalidConfiguration(Path file, Exception e, PrintWriter err) {
+        err.println("invalid configuration:");
+        err.println(file + ": " + e.getMessage());
+        err.flush();
     }
 
     static int runProxy(Path option, PrintWriter err) {
@@ -138,7 +145,11 @@ public final class Main implements Callable<Integer> {
         ProxyServer server;
         try {
             server = ProxyServer.start(config, new ProxyMetrics().withProcessMeters(), file);
-        } catch (TlsMaterialException | ProxyServer.StartupException e) {
+        } catch (TlsMaterialException e) {
+            // A certificate, key or CRL the TLS library refuses: the configuration, as validate reports it.
+            invalidConfiguration(file, e, err);
+            return EXIT_CONFIG;
+        } catch (ProxyServer.StartupException e) {
             err.println("cannot start: " + e.getMessage());
             err.flush();
             return EXIT_RUNTIME;

@@ -32,6 +32,11 @@ public enum RejectReason {
     HANDSHAKE_TIMEOUT("handshake_timeout", true),
     /** The client closed the connection before the handshake finished. */
     HANDSHAKE_ABORTED("handshake_aborted", true),
+    /**
+     * The handshake agreed on no application protocol the HTTP listener enables: a client without ALPN, or offering
+     * only {@code http/1.1}, on an {@code h2}-only listener (RFC 7301 §3.2). Closed right after the handshake.
+     */
+    NO_APPLICATION_PROTOCOL("no_application_protocol", true),
     /** The request was malformed or ambiguous (400, 414, 431). */
     BAD_REQUEST("bad_request", false),
     /** No route matches the request's host and path (404). */
@@ -42,10 +47,19 @@ public enum RejectReason {
     BACKEND_CONNECT_FAILED("backend_connect_failed", false),
     /** The backend's certificate failed verification or the TLS handshake to it failed (502). */
     BACKEND_TLS_FAILED("backend_tls_failed", false),
-    /** Connecting to the backend or waiting for its response took too long (504). */
+    /**
+     * Connecting to the backend or waiting for its response took too long (504), or the backend stalled for
+     * http.idle-timeout mid-exchange: not reading the request body (504) or not sending the rest of its response
+     * (connection closed).
+     */
     BACKEND_TIMEOUT("backend_timeout", false),
     /** The backend closed the connection or sent a malformed response before completing it (502). */
     BACKEND_PROTOCOL_ERROR("backend_protocol_error", false),
+    /**
+     * The backend closed or reset the connection, or sent a malformed chunk, after the response had started: the
+     * client got the status and part of the body, and its connection is closed (HTTP/2: the stream is reset).
+     */
+    BACKEND_RESPONSE_INCOMPLETE("backend_response_incomplete", false),
     /** A configured limit was exceeded (connections per listener, header count). */
     LIMIT_EXCEEDED("limit_exceeded", false),
     /** The request body is larger than the route's max-request-body-size (413). */
@@ -54,8 +68,18 @@ public enum RejectReason {
     RATE_LIMITED("rate_limited", false),
     /** The request head did not arrive within header-read-timeout (408). */
     REQUEST_TIMEOUT("request_timeout", false),
+    /**
+     * The client stalled for http.idle-timeout mid-exchange: it stopped sending its request body (408) or reading
+     * the response (connection closed).
+     */
+    IDLE_TIMEOUT("idle_timeout", false),
     /** The request's authority names another host than the TLS SNI of its connection (421). */
-    MISDIRECTED("misdirected", false);
+    MISDIRECTED("misdirected", false),
+    /**
+     * identity-header.signed is on and the signature could not be made: the request is refused (500), never
+     * forwarded without the header its backend relies on.
+     */
+    SIGNING_FAILED("signing_failed", false);
 
     private final String label;
     private final boolean handshake;

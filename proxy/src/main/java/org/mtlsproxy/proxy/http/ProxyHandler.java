@@ -21,6 +21,8 @@ import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.codec.http.TooLongHttpHeaderException;
 import io.netty.handler.codec.http.TooLongHttpLineException;
+import io.netty.handler.codec.http2.Http2CodecUtil;
+import io.netty.handler.codec.http2.Http2Exception;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.timeout.IdleStateEvent;
@@ -75,6 +77,8 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
     private static final AsciiString X_FORWARDED_FOR = AsciiString.cached("x-forwarded-for");
     private static final AsciiString X_FORWARDED_PROTO = AsciiString.cached("x-forwarded-proto");
     private static final AsciiString HTTPS = AsciiString.cached("https");
+    /** A signing fault fails every request: one error line per ten seconds says so. */
+    private static final LogThrottle SIGNING_ERRORS = new LogThrottle(Duration.ofSeconds(10));
 
     private enum State {
         /** No exchange in progress. */
@@ -422,8 +426,15 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
             if (signedClaims == null) {
                 signedClaims = IdentitySigner.identityClaims(identity);
             }
-            headers.set(signer.headerName(), signer.sign(signedClaims, req.method().name(),
-                    headers.get(HttpHeaderNames.HOST), normalized, System.currentTimeMillis()));
+            String signed;
+            try {
+                signed = signer.sign(signedClaims, req.method().name(), headers.get(HttpHeaderNames.HOST),
+                        normalized, System.currentTimeMillis());
+            } catch (RuntimeException e) {
+                signingFailed(e);
+                return;
+            }
+            headers.set(signer.headerName(), signed);
         }
 
         state = State.CONNECTING;
@@ -433,6 +444,25 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
             // handed over inside acquire, and reading never stopped: no epoll_ctl on the common path.)
             updateClientReading();
         }
+    }
+
+    /**
+     * Signing is configured and the signature could not be made (the key loaded, so a JDK or provider fault): the
+     * backend relies on the header, so the request is refused (500) rather than forwarded without it. Logged at
+     * error level once per {@link #SIGNING_ERRORS} interval, counted every time.
+     */
+    private void signingFailed(RuntimeException e) {
+        if (SIGNING_ERRORS.mayLog()) {
+            LOG.atError()
+                    .addKeyValue("listener", listener.name())
+                    .addKeyValue("route", route.name())
+                    .addKeyValue("cause", e.toString())
+                    .addKeyValue("suppressed", SIGNING_ERRORS.suppressed())
+                    .log("cannot sign the identity header: requests are refused with 500 until it works again");
+            LOG.debug("identity header signing failure", e);
+        }
+        decisionText = String.valueOf(e.getMessage());
+        rejectLocally(HttpResponseStatus.INTERNAL_SERVER_ERROR, RejectReason.SIGNING_FAILED, decisionText);
     }
 
     /**
@@ -497,6 +527,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
             } else if (responseDone) {
                 maybeEndExchange();
             } else {
+                abortExchange(RejectReason.BAD_REQUEST, "malformed request body");
                 closeClient();
             }
             return;
@@ -548,6 +579,12 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
     }
 
     private void requestTooLarge() {
+        if (responseStarted) {
+            abortExchange(RejectReason.BODY_TOO_LARGE,
+                    "request body over max-request-body-size " + route.maxRequestBodySize());
+            closeClient();
+            return;
+        }
         route.meters().rejected(RejectReason.BODY_TOO_LARGE);
         failure = RejectReason.BODY_TOO_LARGE;
         clientKeepAlive = false;
@@ -556,10 +593,6 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
             BackendConnection u = upstream;
             upstream = null;
             u.backend().release(u, false);
-        }
-        if (responseStarted) {
-            closeClient();
-            return;
         }
         respondWithError(HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE);
     }
@@ -589,15 +622,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
         if (evt instanceof IdleStateEvent) {
-            // Nothing moved on the client connection for http.idle-timeout. Fine only while the backend is
-            // preparing its response (backend response-timeout covers that); otherwise the client is idle between
-            // requests, stalled mid-request (slowloris) or not reading the response, or the backend stalled
-            // mid-response: close, which also discards the backend connection.
-            if (!exchangeActive || !requestDone || responseStarted) {
-                LOG.atDebug().addKeyValue("remote", remoteIp).addKeyValue("in_exchange", exchangeActive)
-                        .log("closing idle client connection");
-                closeClient();
-            }
+            onIdle();
             return;
         }
         if (evt instanceof SnapshotChanged changed) {
@@ -610,6 +635,58 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
             return;
         }
         ctx.fireUserEventTriggered(evt);
+    }
+
+    /**
+     * Nothing moved on the client connection (or stream) for http.idle-timeout. Between requests: close. While a
+     * backend connection is being opened or the backend prepares its response: nothing, its connect-timeout or
+     * response-timeout decides. Otherwise the exchange stalled, and its access-log line says which side did: the
+     * client stopped sending its request body (slowloris; 408) or reading the response, or the backend stopped
+     * reading the request body (504) or sending its response. A response already started cannot be answered for:
+     * the connection is closed.
+     */
+    private void onIdle() {
+        if (closing) {
+            // A close still waiting for its flush: the client is not reading, and never has to. Close now.
+            closeClientNow();
+            return;
+        }
+        if (!exchangeActive) {
+            LOG.atDebug().addKeyValue("remote", remoteIp).log("closing idle client connection");
+            closeClient();
+            return;
+        }
+        if (state == State.CONNECTING || (requestDone && !responseStarted)) {
+            return;
+        }
+        String timeout = "http.idle-timeout " + listener.config().http().idleTimeout().toMillis() + " ms: ";
+        if (!responseStarted) {
+            boolean backendStalled = upstream != null && !upstream.channel().isWritable();
+            if (upstream != null) {
+                // It has part of a request: never reuse it.
+                BackendConnection u = upstream;
+                upstream = null;
+                u.backend().release(u, false);
+            }
+            cancelResponseTimeout();
+            clientKeepAlive = false;
+            if (backendStalled) {
+                decisionText = timeout + "the backend stopped reading the request body";
+                rejectLocally(HttpResponseStatus.GATEWAY_TIMEOUT, RejectReason.BACKEND_TIMEOUT, decisionText);
+            } else {
+                decisionText = timeout + "the client stopped sending the request body";
+                rejectLocally(HttpResponseStatus.REQUEST_TIMEOUT, RejectReason.IDLE_TIMEOUT, decisionText);
+            }
+            return;
+        }
+        // The whole response written but not yet taken, or the client's side is full: the client is not reading.
+        if (responseDone || !client.isWritable()) {
+            abortExchange(RejectReason.IDLE_TIMEOUT, timeout + "the client stopped reading the response");
+            closeClientNow();
+        } else {
+            abortExchange(RejectReason.BACKEND_TIMEOUT, timeout + "the backend stopped sending the response");
+            closeClient();
+        }
     }
 
     /**
@@ -695,6 +772,17 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
         LOG.debug("client connection error remote={} : {}", remoteIp, cause.toString());
+        if (exchangeActive && !responseDone
+                && Http2CodecUtil.getEmbeddedHttp2Exception(cause) instanceof Http2Exception.StreamException h2) {
+            // The HTTP/2 codec refused this stream mid-exchange (a frame against the protocol, flow control or the
+            // declared content-length): the request was malformed. The multiplexer resets the stream with the
+            // codec's error code right after this; closing here would send CANCEL instead. (Refusals before a
+            // request was delivered are counted by the connection's codec hook.)
+            abortExchange(RejectReason.BAD_REQUEST, "HTTP/2 stream error " + h2.error() + ": " + h2.getMessage());
+            closing = true;
+            releasePending();
+            return;
+        }
         closeClient();
     }
 
@@ -885,19 +973,21 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
         if (u == null || responseDone) {
             return;
         }
-        upstream = null;
-        u.backend().release(u, false);
-        cancelResponseTimeout();
         if (responseStarted) {
             LOG.atWarn()
                     .addKeyValue("backend", u.backend().name())
                     .addKeyValue("route", route.name())
                     .addKeyValue("cause", String.valueOf(cause))
                     .log("backend closed the connection mid-response");
-            failure = RejectReason.BACKEND_PROTOCOL_ERROR;
+            // The status and part of the body are out: the response can be neither completed nor replaced by a 502.
+            abortExchange(RejectReason.BACKEND_RESPONSE_INCOMPLETE, cause == null ? "backend closed mid-response"
+                    : "backend failed mid-response: " + cause);
             closeClient();
             return;
         }
+        upstream = null;
+        u.backend().release(u, false);
+        cancelResponseTimeout();
         if (u.reused() && !retried && !requestHasBody && requestDone && isIdempotent(request.method())) {
             // A pooled connection the backend had already closed: the request never reached it. Retry once.
             retried = true;
@@ -997,6 +1087,40 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
         route.meters().rejected(reason);
         failure = reason;
         respondWithError(s);
+    }
+
+    /**
+     * Ends an exchange that cannot get a complete response (one has started, so no error response can replace it,
+     * or its HTTP/2 stream is being reset): counted, one access-log line with the status and body bytes sent so far
+     * and why, the backend connection discarded. The caller then closes the client connection (on HTTP/2: resets
+     * the stream).
+     */
+    private void abortExchange(RejectReason reason, String detail) {
+        if (exchangeActive) {
+            if (route != null) {
+                route.meters().rejected(reason);
+            } else {
+                listener.meters().rejected(reason);
+            }
+            failure = reason;
+            decisionText = detail;
+            clientKeepAlive = false;
+            cancelResponseTimeout();
+            logAccess(null);
+            exchangeActive = false;
+        }
+        if (upstream != null) {
+            BackendConnection u = upstream;
+            upstream = null;
+            u.backend().release(u, false);
+        }
+    }
+
+    /** Closes the client connection at once: a client that does not read would never let a flush complete. */
+    private void closeClientNow() {
+        closing = true;
+        releasePending();
+        client.close();
     }
 
     private void respondWithError(HttpResponseStatus s) {

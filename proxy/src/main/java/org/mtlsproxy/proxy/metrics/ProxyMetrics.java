@@ -43,7 +43,7 @@ import org.mtlsproxy.proxy.tls.VerifierEvents;
  *   <li>{@code mtls_proxy_requests_total{listener,route,status_class}},
  *       {@code mtls_proxy_request_duration_seconds{route}}</li>
  *   <li>{@code mtls_proxy_request_rejections_total{listener,route,reason}} (no_route, denied, bad_request,
- *       backend_*)</li>
+ *       backend_*; backend_response_incomplete for a response cut short after it started)</li>
  *   <li>{@code mtls_proxy_authz_decisions_total{route,result,rule}}</li>
  *   <li>{@code mtls_proxy_authz_shadow_decisions_total{route,result}}: what a route's {@code shadow-allow} rules
  *       would have decided, once per request the enforced rules decided; {@code

@@ -5,6 +5,7 @@ import static java.util.Objects.requireNonNull;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.DecoderException;
+import io.netty.handler.ssl.ApplicationProtocolNames;
 import io.netty.handler.ssl.NotSslRecordException;
 import io.netty.handler.ssl.OpenSslSession;
 import io.netty.handler.ssl.SslHandler;
@@ -13,6 +14,7 @@ import io.netty.handler.ssl.SslHandshakeTimeoutException;
 import java.nio.channels.ClosedChannelException;
 import java.security.cert.Certificate;
 import java.security.cert.X509Certificate;
+import java.util.List;
 import java.util.Locale;
 import javax.net.ssl.SSLPeerUnverifiedException;
 import javax.net.ssl.SSLSession;
@@ -33,6 +35,11 @@ import org.slf4j.LoggerFactory;
  * Turns the end of the client TLS handshake into either a {@link ClientIdentity} on the channel (then removes
  * itself) or one log line and one counted reason, and a closed connection. Nothing after this stage runs for a
  * client whose certificate did not verify: the HTTP codec only ever sees decrypted bytes of verified clients.
+ *
+ * <p>On an HTTP listener a client that agreed on no protocol the listener enables (no ALPN, or only
+ * {@code http/1.1}, on an {@code h2}-only listener) is refused here too, as {@code no_application_protocol}: RFC 7301
+ * §3.2 makes that a handshake failure, but BoringSSL through Netty can only leave ALPN unanswered
+ * ({@code NO_ADVERTISE}), so the handshake completes and the connection is closed right after it.
  */
 final class HandshakeHandler extends ChannelInboundHandlerAdapter {
 
@@ -45,16 +52,20 @@ final class HandshakeHandler extends ChannelInboundHandlerAdapter {
     private final ClientCertificateVerifier verifier;
     private final ExpiryWarnings expiryWarnings;
     private final java.time.Duration clientWarnBefore;
+    /** The application protocols of an HTTP listener; null for a tcp listener (no ALPN). */
+    private final List<String> protocols;
     private long startNanos;
     private boolean done;
 
+    /** @param protocols the ALPN protocols an HTTP listener enables; null for a tcp listener */
     HandshakeHandler(String listener, ListenerMeters meters, ClientCertificateVerifier verifier,
-            ExpiryWarnings expiryWarnings, java.time.Duration clientWarnBefore) {
+            ExpiryWarnings expiryWarnings, java.time.Duration clientWarnBefore, List<String> protocols) {
         this.listener = requireNonNull(listener, "listener");
         this.meters = requireNonNull(meters, "meters");
         this.verifier = requireNonNull(verifier, "verifier");
         this.expiryWarnings = requireNonNull(expiryWarnings, "expiryWarnings");
         this.clientWarnBefore = requireNonNull(clientWarnBefore, "clientWarnBefore");
+        this.protocols = protocols;
     }
 
     @Override
@@ -103,6 +114,17 @@ final class HandshakeHandler extends ChannelInboundHandlerAdapter {
                 return;
             }
         }
+        if (protocols != null) {
+            // No ALPN agreed means HTTP/1.1 (ProtocolSelector's fallback).
+            String alpn = ssl.applicationProtocol();
+            String protocol = alpn == null ? ApplicationProtocolNames.HTTP_1_1 : alpn;
+            if (!protocols.contains(protocol)) {
+                reject(ctx, RejectReason.NO_APPLICATION_PROTOCOL, leaf.getSubjectX500Principal().getName(),
+                        (alpn == null ? "no ALPN protocol agreed (HTTP/1.1)" : "ALPN agreed on " + alpn)
+                                + "; the listener enables " + protocols, nanos);
+                return;
+            }
+        }
         ClientIdentity identity = IdentityCache.shared().identity(leaf, bundle instanceof String s ? s : "");
         ctx.channel().attr(ConnectionAttributes.IDENTITY).set(identity);
         ctx.channel().attr(ConnectionAttributes.HANDSHAKE_NANOS).set(nanos);
@@ -124,19 +146,27 @@ final class HandshakeHandler extends ChannelInboundHandlerAdapter {
     private void failed(ChannelHandlerContext ctx, Throwable cause, long nanos) {
         RejectReason reason = classify(cause);
         ClientCertificateException cert = find(cause, ClientCertificateException.class);
-        meters.handshakeFailed(reason, nanos);
         if (reason == RejectReason.HANDSHAKE_ABORTED) {
+            meters.handshakeFailed(reason, nanos);
             LOG.debug("handshake aborted by client listener={} remote={}", listener, ctx.channel().remoteAddress());
-        } else {
-            ACCESS.atInfo()
-                    .addKeyValue("listener", listener)
-                    .addKeyValue("remote", ConnectionAttributes.remoteIp(ctx.channel()))
-                    .addKeyValue("decision", reason.label())
-                    .addKeyValue("subject", cert == null || cert.subject() == null ? "" : cert.subject())
-                    .addKeyValue("detail", cert == null ? rootMessage(cause) : cert.getMessage())
-                    .addKeyValue("handshake_ms", nanos / 1_000_000.0)
-                    .log("handshake rejected");
+            ctx.close();
+            return;
         }
+        reject(ctx, reason, cert == null || cert.subject() == null ? "" : cert.subject(),
+                cert == null ? rootMessage(cause) : cert.getMessage(), nanos);
+    }
+
+    /** Counts and logs a refused handshake, then closes the connection. */
+    private void reject(ChannelHandlerContext ctx, RejectReason reason, String subject, String detail, long nanos) {
+        meters.handshakeFailed(reason, nanos);
+        ACCESS.atInfo()
+                .addKeyValue("listener", listener)
+                .addKeyValue("remote", ConnectionAttributes.remoteIp(ctx.channel()))
+                .addKeyValue("decision", reason.label())
+                .addKeyValue("subject", subject)
+                .addKeyValue("detail", detail)
+                .addKeyValue("handshake_ms", nanos / 1_000_000.0)
+                .log("handshake rejected");
         ctx.close();
     }
 

@@ -31,7 +31,9 @@ import org.slf4j.LoggerFactory;
  * h2:        "idle" → "h2" (Http2FrameCodec) → "h2-connection" (Http2Connection) → "h2-streams" (multiplexer);
  *            each stream: "h2-http" (frames ↔ HTTP/1.1 objects) → "h2-adapter" → "idle" → "proxy" (ProxyHandler)
  * </pre>
- * A protocol the listener does not offer (HTTP/1.1 fallback on an h2-only listener) closes the connection.
+ * A protocol the listener does not offer (HTTP/1.1 fallback on an h2-only listener) never gets here:
+ * {@link HandshakeHandler} refuses it, counted and logged as {@code no_application_protocol}. The check below stays
+ * as a guard, and closes connections whose handshake ends while the listener drains.
  */
 final class ProtocolSelector extends ApplicationProtocolNegotiationHandler {
 

@@ -22,7 +22,8 @@ import org.mtlsproxy.proxy.tcp.TcpRuntime;
  * The pipeline of a client connection, as a table of contents:
  * <pre>
  * "tls"        SslHandler: BoringSSL, client certificate REQUIRED and verified (chain, validity, EKU, CRL)
- * "handshake"  identity into a channel attribute, or reason logged + counted + close; then removes itself
+ * "handshake"  identity into a channel attribute, or reason logged + counted + close (also: no enabled ALPN
+ *              protocol agreed); then removes itself
  * "protocol"   by ALPN, replaces itself with (see {@link ProtocolSelector}):
  *   http/1.1:  "head-timeout" slowloris guard: a started request head must complete within header-read-timeout
  *              "http-codec" HTTP/1.1 with the listener's line and header limits
@@ -87,12 +88,12 @@ final class ProxyChannelInitializer extends ChannelInitializer<SocketChannel> {
         SslHandler tls = listener.sslContext().newHandler(ch.alloc());
         tls.setHandshakeTimeoutMillis(config.tls().handshakeTimeout().toMillis());
 
+        TcpRuntime tcp = snapshot.tcpOrNull(listenerName);
         ChannelPipeline p = ch.pipeline();
         p.addLast("tls", tls);
         p.addLast("handshake", new HandshakeHandler(listener.name(), listener.meters(), listener.verifier(),
-                expiryWarnings,
-                snapshot.config().expiry().clientWarnBefore()));
-        TcpRuntime tcp = snapshot.tcpOrNull(listenerName);
+                expiryWarnings, snapshot.config().expiry().clientWarnBefore(),
+                tcp == null ? config.http().protocols() : null));
         if (tcp != null) {
             // protocol = tcp: "idle" (tcp.idle-timeout, both directions) -> "relay" (authorize, relay bytes).
             ch.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, true);
