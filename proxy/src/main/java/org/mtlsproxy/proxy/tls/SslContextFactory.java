@@ -2,6 +2,7 @@ package org.mtlsproxy.proxy.tls;
 
 import io.netty.handler.ssl.ApplicationProtocolConfig;
 import io.netty.handler.ssl.ClientAuth;
+import io.netty.handler.ssl.IdentityCipherSuiteFilter;
 import io.netty.handler.ssl.OpenSsl;
 import io.netty.handler.ssl.OpenSslContextOption;
 import io.netty.handler.ssl.OpenSslSessionContext;
@@ -9,7 +10,6 @@ import io.netty.handler.ssl.OpenSslSessionTicketKey;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslProvider;
-import io.netty.handler.ssl.SupportedCipherSuiteFilter;
 import java.nio.file.Path;
 import java.security.PrivateKey;
 import java.security.cert.X509CRL;
@@ -17,6 +17,7 @@ import java.security.cert.X509Certificate;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Set;
 import javax.net.ssl.SSLException;
 import org.mtlsproxy.config.BackendTlsConfig;
 import org.mtlsproxy.config.PemFiles;
@@ -95,9 +96,7 @@ public final class SslContextFactory {
                     .protocols(tls.protocols())
                     .sessionCacheSize(20_480)
                     .sessionTimeout(300);
-            if (!tls.ciphers().isEmpty()) {
-                builder.ciphers(tls.ciphers(), SupportedCipherSuiteFilter.INSTANCE);
-            }
+            ciphers(builder, provider, tls.ciphers());
             groups(builder, provider, tls.groups());
             if (!alpn.isEmpty()) {
                 builder.applicationProtocolConfig(new ApplicationProtocolConfig(
@@ -112,6 +111,41 @@ public final class SslContextFactory {
             throw new TlsMaterialException("cannot build the listener TLS context from "
                     + tls.certificateChain() + withGroups(tls.groups()) + ": " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * Restricts the TLS 1.2 cipher suites. Every name must be one {@code provider} supports: Netty's filter would
+     * otherwise drop unknown names without a word, leaving a listener with fewer suites than written, or none.
+     */
+    private static void ciphers(SslContextBuilder builder, SslProvider provider, List<String> ciphers) {
+        if (ciphers.isEmpty()) {
+            return;
+        }
+        Set<String> supported = supportedCiphers(provider);
+        List<String> unknown = ciphers.stream().filter(c -> !supported.contains(c)).toList();
+        if (!unknown.isEmpty()) {
+            throw new IllegalArgumentException("cipher suite" + (unknown.size() == 1 ? " " : "s ")
+                    + String.join(", ", unknown) + (unknown.size() == 1 ? " is" : " are") + " not supported by "
+                    + (provider == SslProvider.JDK ? "the JDK TLS engine (IANA names only)" : "BoringSSL")
+                    + " (expected: e.g. TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"
+                    + (provider == SslProvider.JDK ? ")" : " or ECDHE-ECDSA-AES128-GCM-SHA256)"));
+        }
+        // All supported, so passed as written: Netty's SupportedCipherSuiteFilter keeps only IANA names and dropped
+        // OpenSSL-style ones silently; netty-tcnative converts either kind itself.
+        builder.ciphers(ciphers, IdentityCipherSuiteFilter.INSTANCE);
+    }
+
+    private static Set<String> supportedCiphers(SslProvider provider) {
+        if (provider == SslProvider.JDK) {
+            try {
+                return Set.of(javax.net.ssl.SSLContext.getDefault().getSupportedSSLParameters().getCipherSuites());
+            } catch (java.security.NoSuchAlgorithmException e) {
+                throw new IllegalStateException("no default JDK TLS context", e);
+            }
+        }
+        Set<String> names = new java.util.HashSet<>(OpenSsl.availableJavaCipherSuites());
+        names.addAll(OpenSsl.availableOpenSslCipherSuites());
+        return names;
     }
 
     /** Whether {@code context} is BoringSSL's, whose session ticket keys {@link #setTicketKeys} can set. */
