@@ -120,6 +120,16 @@ class CheckCommandTest {
         assertThat(badListener.exit()).as(badListener.err()).isEqualTo(2);
         assertThat(badListener.err()).contains("no listener named nope (expected one of: main)");
 
+        Run emptySegment = run("check", "-c", config.toString(), "--identity", "spiffe://test.local//sa/billing");
+        assertThat(emptySegment.exit()).isEqualTo(2);
+        assertThat(emptySegment.err()).contains("\"spiffe://test.local//sa/billing\" has an empty path segment");
+        Run badDomain = run("check", "-c", config.toString(), "--identity", "spiffe://Test_Local/ns/prod");
+        assertThat(badDomain.exit()).isEqualTo(2);
+        assertThat(badDomain.err()).contains("has a trust domain with");
+        Run wildcard = run("check", "-c", config.toString(), "--identity", "spiffe://test.local/ns/*/sa/billing");
+        assertThat(wildcard.exit()).isEqualTo(2);
+        assertThat(wildcard.err()).contains("has a wildcard (expected: one concrete SPIFFE ID");
+
         Path garbage = Files.writeString(Files.createTempFile(PKI.directory(), "garbage-", ".pem"), "not a pem");
         Run badPem = run("check", "-c", config.toString(), "--cert", garbage.toString());
         assertThat(badPem.exit()).isEqualTo(2);

@@ -13,6 +13,7 @@ import org.mtlsproxy.config.AllowRule;
 import org.mtlsproxy.config.ListenerConfig;
 import org.mtlsproxy.config.RouteConfig;
 import org.mtlsproxy.proxy.authz.Decision;
+import org.mtlsproxy.proxy.authz.SpiffeIdPattern;
 import org.mtlsproxy.proxy.check.CheckReport.Identity;
 import org.mtlsproxy.proxy.check.CheckReport.ListenerCheck;
 import org.mtlsproxy.proxy.check.CheckReport.Outcome;
@@ -94,9 +95,14 @@ public final class AccessCheck {
                 throw new IllegalArgumentException("no identity field given (expected: a SPIFFE ID, URI, DNS name, "
                         + "CN, OU or O)");
             }
-            if (spiffeId != null && !(spiffeId.startsWith("spiffe://") && spiffeId.length() > "spiffe://".length())) {
-                throw new IllegalArgumentException("\"" + spiffeId
-                        + "\" is not a SPIFFE ID (expected: spiffe://<trust-domain>/<path>)");
+            if (spiffeId != null) {
+                // The rules of a SPIFFE ID (what `pki issue --uri` enforces), concrete: a pattern would match rules
+                // no client could ever match.
+                if (spiffeId.indexOf('*') >= 0) {
+                    throw new IllegalArgumentException("\"" + spiffeId + "\" has a wildcard (expected: one "
+                            + "concrete SPIFFE ID, e.g. spiffe://example.org/ns/prod/sa/orders)");
+                }
+                SpiffeIdPattern.parse(spiffeId);
             }
         }
     }

@@ -290,7 +290,7 @@ class AccessCheckTest {
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("no listener named nope")
                 .hasMessageContaining("main, db");
         assertThatThrownBy(() -> new AccessCheck.DeclaredIdentity("https://x", List.of(), List.of(), null,
-                List.of(), List.of())).hasMessageContaining("not a SPIFFE ID");
+                List.of(), List.of())).hasMessageContaining("\"https://x\" does not start with spiffe://");
         assertThatThrownBy(() -> new AccessCheck.DeclaredIdentity(null, List.of(), List.of(), null, List.of(),
                 List.of())).hasMessageContaining("no identity field");
         assertThatThrownBy(() -> AccessCheck.certificate(snapshot, List.<X509Certificate>of(), null, null))
