@@ -10,6 +10,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.mtlsproxy.proxy.upstream.Backend;
 import org.mtlsproxy.testing.RecordingBackend;
@@ -92,6 +93,33 @@ class BackendResilienceIT {
         } finally {
             one.close();
             two.close();
+        }
+    }
+
+    @Test
+    void anEjectedEndpointStaysEjectedAcrossAReload() throws Exception {
+        int dead = closedPorts(1)[0];
+        try (RecordingBackend alive = RecordingBackend.start(PKI.backendServer());
+                ProxyFixture proxy = ProxyFixture.builder().backend("b", alive.port(), dead)
+                        .set("mtls-proxy.backends.b.ejection.base-time = 60s")
+                        .route("all", null, "/", "b", ALLOW_GOOD).start();
+                TestHttpClient client = proxy.client(PKI.goodClient())) {
+            for (int i = 0; i < 12; i++) {
+                assertThat(client.get("/before" + i).status()).isEqualTo(200);
+            }
+            assertThat(healthy(proxy)).isEqualTo(1);
+            double failures = proxy.counter("mtls_proxy.backend.connections", "backend", "b", "result", "failure",
+                    "reason", "backend_connect_failed");
+            assertThat(failures).isEqualTo(5);
+
+            // A reload that leaves the backend as it is (here: nothing changed at all) keeps the ejection.
+            assertThat(proxy.server().reload("test").get(10, TimeUnit.SECONDS).success()).isTrue();
+            assertThat(healthy(proxy)).isEqualTo(1);
+            for (int i = 0; i < 6; i++) {
+                assertThat(client.get("/after" + i).status()).isEqualTo(200);
+            }
+            assertThat(proxy.counter("mtls_proxy.backend.connections", "backend", "b", "result", "failure",
+                    "reason", "backend_connect_failed")).isEqualTo(failures);
         }
     }
 

@@ -3,10 +3,12 @@ package org.mtlsproxy.it;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.IOException;
+import java.nio.file.Files;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -257,6 +259,26 @@ class LimitsIT {
             }
             assertThat(c.get("/reconnected").status()).isEqualTo(200);
             assertThat(c.connectionsOpened()).isEqualTo(2);
+        }
+    }
+
+    @Test
+    void aReloadKeepingTheLimitKeepsTheBucketsOneChangingItStartsAfresh() throws Exception {
+        // Reloads are frequent (CRL refreshes, certificate rotation): each must not hand every client a new burst.
+        try (ProxyFixture proxy = proxy().set("mtls-proxy.defaults.route.limits.rate-limit { enabled = true, "
+                + "requests-per-second = 0.1, burst = 1 }").start();
+                TestHttpClient good = proxy.client(PKI.goodClient())) {
+            assertThat(good.get("/1").status()).isEqualTo(200);
+            assertThat(good.get("/2").status()).isEqualTo(429);
+
+            assertThat(proxy.server().reload("test").get(10, TimeUnit.SECONDS).success()).isTrue();
+            assertThat(good.get("/3").status()).isEqualTo(429);
+
+            Files.writeString(proxy.configFile(), Files.readString(proxy.configFile())
+                    + "\nmtls-proxy.defaults.route.limits.rate-limit.burst = 3\n");
+            assertThat(proxy.server().reload("test").get(10, TimeUnit.SECONDS).success()).isTrue();
+            assertThat(good.get("/4").status()).isEqualTo(200);
+            assertThat(good.connectionsOpened()).isEqualTo(1);
         }
     }
 

@@ -19,6 +19,7 @@ public final class RateLimiter {
 
     private static final long SWEEP_INTERVAL_NANOS = 1_000_000_000L;
 
+    private final RateLimitConfig config;
     private final double tokensPerNano;
     private final double burst;
     private final int maxIdentities;
@@ -27,12 +28,17 @@ public final class RateLimiter {
     private final AtomicLong lastSweep = new AtomicLong();
 
     public RateLimiter(RateLimitConfig config, long nowNanos) {
-        requireNonNull(config, "config");
+        this.config = requireNonNull(config, "config");
         this.tokensPerNano = config.requestsPerSecond() / 1e9;
         this.burst = config.burst();
         this.maxIdentities = config.maxIdentities();
         this.overflow = new Bucket(burst, nowNanos);
         this.lastSweep.set(nowNanos);
+    }
+
+    /** The limit this limiter enforces: a reload with the same limit keeps the limiter, and its buckets. */
+    public RateLimitConfig config() {
+        return config;
     }
 
     /**

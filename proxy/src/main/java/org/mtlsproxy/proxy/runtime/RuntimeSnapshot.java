@@ -9,10 +9,12 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import org.mtlsproxy.config.BackendConfig;
 import org.mtlsproxy.config.ListenerConfig;
 import org.mtlsproxy.config.ProxyConfig;
 import org.mtlsproxy.config.RouteConfig;
+import org.mtlsproxy.config.RouteLimitsConfig.RateLimitConfig;
 import org.mtlsproxy.config.TcpListenerConfig;
 import org.mtlsproxy.proxy.authz.Authorizer;
 import org.mtlsproxy.proxy.http.IdentitySigner;
@@ -75,6 +77,22 @@ public final class RuntimeSnapshot {
      */
     public static RuntimeSnapshot build(ProxyConfig config, ProxyMetrics metrics, Transport transport,
             SessionTicketKeys tickets) throws TlsMaterialException {
+        return build(config, metrics, transport, tickets, null);
+    }
+
+    /**
+     * Compiles {@code config} as a reload of {@code previous} (the running snapshot, or null): state that must not
+     * reset on every reload is carried over where its configuration did not change — each route's rate limiter
+     * (same listener, route name and limit: the identities' buckets go on) and each backend's passive health (same
+     * name, endpoints and ejection policy: ejected endpoints stay out). Reloads are frequent (CRL refreshes,
+     * certificate rotation); without this, each one would give every client a full burst and every ejected
+     * endpoint a new chance.
+     *
+     * @throws TlsMaterialException when a certificate, key, CRL or ticket key file cannot be read or used; the
+     *                              message names the file
+     */
+    public static RuntimeSnapshot build(ProxyConfig config, ProxyMetrics metrics, Transport transport,
+            SessionTicketKeys tickets, RuntimeSnapshot previous) throws TlsMaterialException {
         requireNonNull(config, "config");
         requireNonNull(tickets, "tickets");
         requireNonNull(metrics, "metrics");
@@ -88,7 +106,12 @@ public final class RuntimeSnapshot {
                 certificates.add(new ConfiguredCertificate("backend_client", b.name(),
                         SslContextFactory.readCertificates(b.tls().certificateChain().get()).get(0)));
             }
-            backends.put(b.name(), new Backend(b, ctx, metrics.backend(b.name()), transport));
+            Backend backend = new Backend(b, ctx, metrics.backend(b.name()), transport);
+            Backend before = previous == null ? null : previous.backends.get(b.name());
+            if (before != null) {
+                backend.inheritHealth(before);
+            }
+            backends.put(b.name(), backend);
         }
         IdentitySigner signer = signer(config);
         Map<String, ListenerRuntime> listeners = new LinkedHashMap<>();
@@ -124,7 +147,9 @@ public final class RuntimeSnapshot {
                     throw new IllegalStateException("route " + r.name() + " names unknown backend " + r.backend());
                 }
                 RateLimiter limiter = r.limits().rateLimit()
-                        .map(rl -> new RateLimiter(rl, System.nanoTime())).orElse(null);
+                        .map(rl -> previousLimiter(previous, l.name(), r.name(), rl)
+                                .orElseGet(() -> new RateLimiter(rl, System.nanoTime())))
+                        .orElse(null);
                 RouteRuntime route = new RouteRuntime(r.name(), backend, Authorizer.compile(r.allow()),
                         metrics.route(l.name(), r.name()), r.limits().maxRequestBodySize(), limiter,
                         r.websocket(), r.shadowAllow().isEmpty() ? null
@@ -140,6 +165,25 @@ public final class RuntimeSnapshot {
     }
 
     /** A TLS context build whose failure names the listener or backend it was for. */
+    /** The rate limiter of route {@code route} on listener {@code listener} in {@code previous}, if it has this limit. */
+    private static Optional<RateLimiter> previousLimiter(RuntimeSnapshot previous, String listener, String route,
+            RateLimitConfig limit) {
+        if (previous == null) {
+            return Optional.empty();
+        }
+        ListenerRuntime before = previous.listeners.get(listener);
+        if (before == null) {
+            return Optional.empty();
+        }
+        for (RouteTable.Entry<RouteRuntime> e : before.routes().entries()) {
+            RateLimiter limiter = e.value().rateLimiter();
+            if (e.value().name().equals(route) && limiter != null && limiter.config().equals(limit)) {
+                return Optional.of(limiter);
+            }
+        }
+        return Optional.empty();
+    }
+
     private static SslContext named(String kind, String name, ContextBuild build) throws TlsMaterialException {
         try {
             return build.get();

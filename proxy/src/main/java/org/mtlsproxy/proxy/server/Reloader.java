@@ -114,8 +114,9 @@ public final class Reloader implements AutoCloseable {
         ProxyConfig config = null;
         try {
             config = ConfigLoader.load(configFile);
+            // Rate-limit buckets and passive health carry over where their settings did not change.
             RuntimeSnapshot snapshot = RuntimeSnapshot.build(config, metrics, server.transport(),
-                    server.sessionTickets());
+                    server.sessionTickets(), server.snapshot());
             server.apply(snapshot);
         } catch (TlsMaterialException | RuntimeException e) { // ConfigException, StartupException and the rest
             // Any failure keeps the running config and is counted; an uncaught one would also end the periodic

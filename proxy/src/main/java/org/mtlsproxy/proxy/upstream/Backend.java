@@ -86,6 +86,21 @@ public final class Backend {
         return config.name();
     }
 
+    /**
+     * After a reload: when {@code previous} (the running backend of the same name) has the same endpoints and
+     * ejection policy, its passive health carries over, so an endpoint ejected before the reload (a CRL refresh, a
+     * certificate rotation) stays out, and one failing stays counted. Call before this backend serves a request.
+     *
+     * @return whether the health was carried over
+     */
+    public boolean inheritHealth(Backend previous) {
+        if (!previous.endpoints.equals(endpoints) || !previous.config.ejection().equals(config.ejection())) {
+            return false;
+        }
+        health.inheritFrom(previous.health);
+        return true;
+    }
+
     public BackendConfig config() {
         return config;
     }

@@ -54,6 +54,31 @@ final class EndpointHealth {
         this.ejectedUntil = new AtomicLongArray(size);
     }
 
+    /**
+     * Takes over the state of {@code previous}, the same endpoints' health before a reload: an ejected endpoint stays
+     * out for the rest of its ejection, failure streaks and ejection counts go on. Call before this object is used.
+     */
+    void inheritFrom(EndpointHealth previous) {
+        if (previous.size != size || !previous.config.equals(config)) {
+            throw new IllegalArgumentException("health of other endpoints or another ejection policy");
+        }
+        synchronized (previous) {
+            int ejected = 0;
+            for (int i = 0; i < size; i++) {
+                consecutiveFailures.set(i, previous.consecutiveFailures.get(i));
+                ejections.set(i, previous.ejections.get(i));
+                long until = previous.ejectedUntil.get(i);
+                ejectedUntil.set(i, until);
+                if (until != 0) {
+                    ejected++;
+                }
+            }
+            synchronized (this) {
+                ejectedCount = ejected;
+            }
+        }
+    }
+
     /** True while {@code endpoint} is in rotation. Call {@link #refresh()} first to return endpoints that are due. */
     boolean available(int endpoint) {
         return ejectedUntil.get(endpoint) == 0;

@@ -44,6 +44,30 @@ class EndpointHealthTest {
     }
 
     @Test
+    void aReloadedBackendInheritsEjectionsAndFailureStreaks() {
+        EndpointHealth before = health(3, 2, 50);
+        fail(before, 0, 2); // ejected
+        fail(before, 1, 1); // one failure on the way
+        assertThat(before.available(0)).isFalse();
+
+        EndpointHealth after = health(3, 2, 50);
+        after.inheritFrom(before);
+        assertThat(after.available(0)).isFalse();
+        assertThat(after.healthyCount()).isEqualTo(2);
+        events.clear();
+        fail(after, 1, 1); // the streak went on: second failure in a row; but one is out already (50 % of 3 = 1)
+        assertThat(events).containsExactly("refused 1");
+        assertThat(after.available(1)).isTrue();
+        clock.addAndGet(Duration.ofSeconds(11).toNanos());
+        assertThat(after.healthyCount()).isEqualTo(3); // the inherited ejection ends when it would have
+
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> health(2, 2, 50).inheritFrom(before))
+                .isInstanceOf(IllegalArgumentException.class);
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> health(3, 3, 50).inheritFrom(before))
+                .isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
     void consecutiveFailuresEjectAndASuccessInBetweenResetsTheCount() {
         EndpointHealth h = health(2, 3, 50);
         fail(h, 0, 2);
