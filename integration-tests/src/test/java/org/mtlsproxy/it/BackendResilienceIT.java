@@ -6,6 +6,8 @@ import static org.awaitility.Awaitility.await;
 import io.micrometer.core.instrument.Gauge;
 import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -121,6 +123,35 @@ class BackendResilienceIT {
             assertThat(proxy.counter("mtls_proxy.backend.connections", "backend", "b", "result", "failure",
                     "reason", "backend_connect_failed")).isEqualTo(failures);
         }
+    }
+
+    @Test
+    void aReloadKeepsPooledBackendConnectionsUntilTheBackendsTlsFilesChange() throws Exception {
+        Path ca = Files.copy(PKI.backendRootPem(), Files.createTempDirectory(PKI.directory(), "reload-ca-")
+                .resolve("backend-ca.pem"));
+        try (RecordingBackend backend = RecordingBackend.start(PKI.backendServer());
+                ProxyFixture proxy = ProxyFixture.builder().backend("b", backend.port())
+                        .set("mtls-proxy.backends.b.tls.ca-bundle = " + ProxyFixture.hocon(ca))
+                        .route("all", null, "/", "b", ALLOW_GOOD).start();
+                TestHttpClient client = proxy.client(PKI.goodClient())) {
+            assertThat(client.get("/1").status()).isEqualTo(200);
+            assertThat(newBackendConnections(proxy)).isEqualTo(1);
+
+            // Nothing about the backend changed (a CRL refresh, say): its pooled connection serves on.
+            assertThat(proxy.server().reload("test").get(10, TimeUnit.SECONDS).success()).isTrue();
+            assertThat(client.get("/2").status()).isEqualTo(200);
+            assertThat(newBackendConnections(proxy)).isEqualTo(1);
+
+            // The CA bundle's bytes changed: a new TLS context, and new connections verified with it.
+            Files.writeString(ca, Files.readString(ca) + "\n");
+            assertThat(proxy.server().reload("test").get(10, TimeUnit.SECONDS).success()).isTrue();
+            assertThat(client.get("/3").status()).isEqualTo(200);
+            assertThat(newBackendConnections(proxy)).isEqualTo(2);
+        }
+    }
+
+    private static double newBackendConnections(ProxyFixture proxy) {
+        return proxy.counter("mtls_proxy.backend.connections", "backend", "b", "result", "success");
     }
 
     @Test

@@ -99,15 +99,18 @@ public final class RuntimeSnapshot {
         List<ConfiguredCertificate> certificates = new ArrayList<>();
         Map<String, Backend> backends = new LinkedHashMap<>();
         for (BackendConfig b : config.backends().values()) {
-            SslContext ctx = named("backend", b.name(), () -> SslContextFactory.forBackend(b.tls()));
-            SslContextFactory.readCertificates(b.tls().caBundle())
-                    .forEach(c -> certificates.add(new ConfiguredCertificate("backend_ca", b.name(), c)));
-            if (b.tls().certificateChain().isPresent()) {
-                certificates.add(new ConfiguredCertificate("backend_client", b.name(),
-                        SslContextFactory.readCertificates(b.tls().certificateChain().get()).get(0)));
-            }
-            Backend backend = new Backend(b, ctx, metrics.backend(b.name()), transport);
             Backend before = previous == null ? null : previous.backends.get(b.name());
+            String material = materialFingerprint(b);
+            if (before != null && before.config().equals(b) && material.equals(before.materialFingerprint())) {
+                // Same settings, same certificate, key and CA bytes: keep the running backend, with its pooled
+                // connections (a reload would otherwise re-handshake every one of them) and its health.
+                backends.put(b.name(), before);
+                addBackendCertificates(b, certificates);
+                continue;
+            }
+            SslContext ctx = named("backend", b.name(), () -> SslContextFactory.forBackend(b.tls()));
+            addBackendCertificates(b, certificates);
+            Backend backend = new Backend(b, ctx, metrics.backend(b.name()), transport, material);
             if (before != null) {
                 backend.inheritHealth(before);
             }
@@ -165,6 +168,40 @@ public final class RuntimeSnapshot {
     }
 
     /** A TLS context build whose failure names the listener or backend it was for. */
+    private static void addBackendCertificates(BackendConfig b, List<ConfiguredCertificate> certificates)
+            throws TlsMaterialException {
+        SslContextFactory.readCertificates(b.tls().caBundle())
+                .forEach(c -> certificates.add(new ConfiguredCertificate("backend_ca", b.name(), c)));
+        if (b.tls().certificateChain().isPresent()) {
+            certificates.add(new ConfiguredCertificate("backend_client", b.name(),
+                    SslContextFactory.readCertificates(b.tls().certificateChain().get()).get(0)));
+        }
+    }
+
+    /** SHA-256 over the bytes of the backend's CA bundle, client chain and key: what its TLS context is built from. */
+    private static String materialFingerprint(BackendConfig b) throws TlsMaterialException {
+        java.security.MessageDigest sha256;
+        try {
+            sha256 = java.security.MessageDigest.getInstance("SHA-256");
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-256 is missing from the JDK", e);
+        }
+        List<java.nio.file.Path> files = new ArrayList<>();
+        files.add(b.tls().caBundle());
+        b.tls().certificateChain().ifPresent(files::add);
+        b.tls().privateKey().ifPresent(files::add);
+        for (java.nio.file.Path f : files) {
+            try {
+                sha256.update(java.nio.file.Files.readAllBytes(f));
+            } catch (IOException e) {
+                throw new TlsMaterialException("backend " + b.name() + ": cannot read " + f + ": " + e.getMessage(),
+                        e);
+            }
+            sha256.update((byte) 0);
+        }
+        return java.util.HexFormat.of().formatHex(sha256.digest());
+    }
+
     /** The rate limiter of route {@code route} on listener {@code listener} in {@code previous}, if it has this limit. */
     private static Optional<RateLimiter> previousLimiter(RuntimeSnapshot previous, String listener, String route,
             RateLimitConfig limit) {
@@ -258,5 +295,14 @@ public final class RuntimeSnapshot {
     /** Closes pooled backend connections; open exchanges finish on their own. */
     public void close() {
         backends.values().forEach(Backend::close);
+    }
+
+    /** Closes what {@code next}, which replaces this snapshot, did not take over (backends it kept stay open). */
+    public void closeReplacedBy(RuntimeSnapshot next) {
+        for (Backend b : backends.values()) {
+            if (next.backends.get(b.name()) != b) {
+                b.close();
+            }
+        }
     }
 }

@@ -206,7 +206,7 @@ public final class ProxyServer implements AutoCloseable {
         for (Channel ch : clients) {
             ch.eventLoop().execute(() -> ch.pipeline().fireUserEventTriggered(changed));
         }
-        previous.close();
+        previous.closeReplacedBy(next);
     }
 
     /**

@@ -64,9 +64,20 @@ public final class Backend {
     private final AtomicInteger[] outstanding;
     private final Counter[] ejectionCounters;
     private final EndpointHealth health;
+    private final String materialFingerprint;
     private volatile boolean closed;
 
     public Backend(BackendConfig config, SslContext sslContext, BackendMeters meters, Transport transport) {
+        this(config, sslContext, meters, transport, "");
+    }
+
+    /**
+     * @param materialFingerprint identifies the bytes of the TLS files {@code sslContext} was built from: a reload
+     *                            with the same config and fingerprint keeps this backend
+     */
+    public Backend(BackendConfig config, SslContext sslContext, BackendMeters meters, Transport transport,
+            String materialFingerprint) {
+        this.materialFingerprint = requireNonNull(materialFingerprint, "materialFingerprint");
         this.config = requireNonNull(config, "config");
         this.sslContext = requireNonNull(sslContext, "sslContext");
         this.meters = requireNonNull(meters, "meters");
@@ -103,6 +114,11 @@ public final class Backend {
 
     public BackendConfig config() {
         return config;
+    }
+
+    /** What the TLS context was built from (see the constructor); "" when unknown. */
+    public String materialFingerprint() {
+        return materialFingerprint;
     }
 
     /** Requests in flight on endpoint {@code index} (its position in the configured endpoints). */
