@@ -105,9 +105,8 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
     private ChannelHandlerContext ctx;
     private Channel client;
     private ClientIdentity identity;
-    private String xfcc;
-    /** The identity claims of the signed identity header, computed on first use per identity. */
-    private String signedClaims;
+    /** The identity's header values, shared by the connection's streams (HTTP/2). */
+    private FormattedIdentity formatted;
     private String remoteIp;
     private boolean closing;
     private boolean draining;
@@ -290,7 +289,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
                 rejectLocally(HttpResponseStatus.FORBIDDEN, RejectReason.DENIED, "no verified identity");
                 return;
             }
-            xfcc = Xfcc.format(identity);
+            formatted = FormattedIdentity.of(connection(), identity);
         }
         if (req.protocolVersion().majorVersion() != 1) {
             clientKeepAlive = false;
@@ -407,7 +406,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
             headers.remove(name);
         }
         // set() replaces every copy the client sent
-        headers.set(listener.identityHeader().name(), xfcc);
+        headers.set(listener.identityHeader().name(), formatted.xfcc);
         IdentitySigner signer = listener.signer();
         String xff = headers.get(X_FORWARDED_FOR);
         headers.set(X_FORWARDED_FOR, xff == null ? remoteIp : xff + ", " + remoteIp);
@@ -423,12 +422,9 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
         req.setProtocolVersion(HttpVersion.HTTP_1_1);
         if (signer != null) {
             // Last, over the request exactly as the backend will receive it: method, Host, normalised target.
-            if (signedClaims == null) {
-                signedClaims = IdentitySigner.identityClaims(identity);
-            }
             String signed;
             try {
-                signed = signer.sign(signedClaims, req.method().name(), headers.get(HttpHeaderNames.HOST),
+                signed = signer.sign(formatted.signedClaims(), req.method().name(), headers.get(HttpHeaderNames.HOST),
                         normalized, System.currentTimeMillis());
             } catch (RuntimeException e) {
                 signingFailed(e);
@@ -711,9 +707,8 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
             String bundle = next.verifier().verify(chain);
             ClientIdentity id = IdentityCache.shared().identity(chain[0], bundle);
             identity = id;
-            xfcc = Xfcc.format(id);
-            signedClaims = null;
             connection().attr(ConnectionAttributes.IDENTITY).set(id);
+            formatted = FormattedIdentity.of(connection(), id);
             if (exchangeActive) {
                 nextListener = next;
             } else {
