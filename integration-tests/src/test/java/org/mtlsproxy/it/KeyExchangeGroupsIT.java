@@ -7,35 +7,16 @@ import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
-import io.netty.bootstrap.Bootstrap;
-import io.netty.channel.Channel;
-import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInitializer;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.SimpleChannelInboundHandler;
 import io.netty.channel.nio.NioIoHandler;
-import io.netty.channel.socket.SocketChannel;
-import io.netty.channel.socket.nio.NioSocketChannel;
-import io.netty.handler.codec.http.DefaultFullHttpRequest;
-import io.netty.handler.codec.http.FullHttpResponse;
-import io.netty.handler.codec.http.HttpClientCodec;
-import io.netty.handler.codec.http.HttpHeaderNames;
-import io.netty.handler.codec.http.HttpMethod;
-import io.netty.handler.codec.http.HttpObjectAggregator;
-import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.ssl.OpenSsl;
 import io.netty.handler.ssl.OpenSslContextOption;
-import io.netty.handler.ssl.OpenSslSession;
-import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
-import io.netty.handler.ssl.SslHandler;
-import io.netty.handler.ssl.SslHandshakeCompletionEvent;
 import io.netty.handler.ssl.SslProvider;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import org.awaitility.Awaitility;
@@ -186,59 +167,8 @@ class KeyExchangeGroupsIT {
         if (!groups.isEmpty()) {
             builder.option(OpenSslContextOption.GROUPS, groups.toArray(String[]::new));
         }
-        SslContext context = builder.build();
-        CompletableFuture<String> group = new CompletableFuture<>();
-        CompletableFuture<Integer> status = new CompletableFuture<>();
-        Channel ch = new Bootstrap().group(clientGroup).channel(NioSocketChannel.class)
-                .handler(new ChannelInitializer<SocketChannel>() {
-                    @Override
-                    protected void initChannel(SocketChannel c) {
-                        SslHandler tls = context.newHandler(c.alloc(), TestPki.PROXY_DNS_NAME, port);
-                        c.pipeline().addLast("tls", tls);
-                        c.pipeline().addLast(new HttpClientCodec(), new HttpObjectAggregator(1 << 20));
-                        c.pipeline().addLast(new SimpleChannelInboundHandler<FullHttpResponse>() {
-                            @Override
-                            public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-                                if (evt instanceof SslHandshakeCompletionEvent e) {
-                                    if (!e.isSuccess()) {
-                                        group.complete(null);
-                                        ctx.close();
-                                        return;
-                                    }
-                                    group.complete(((OpenSslSession) tls.engine().getSession()).getNamedGroup());
-                                    DefaultFullHttpRequest get = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1,
-                                            HttpMethod.GET, "/groups");
-                                    get.headers().set(HttpHeaderNames.HOST, TestPki.PROXY_DNS_NAME);
-                                    ctx.writeAndFlush(get);
-                                }
-                                ctx.fireUserEventTriggered(evt);
-                            }
-
-                            @Override
-                            protected void channelRead0(ChannelHandlerContext ctx, FullHttpResponse response) {
-                                status.complete(response.status().code());
-                                ctx.close();
-                            }
-
-                            @Override
-                            public void channelInactive(ChannelHandlerContext ctx) {
-                                group.complete(null);
-                                status.complete(0);
-                                ctx.fireChannelInactive();
-                            }
-
-                            @Override
-                            public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-                                ctx.close();
-                            }
-                        });
-                    }
-                }).connect("127.0.0.1", port).sync().channel();
-        try {
-            return new Outcome(group.get(10, TimeUnit.SECONDS), status.get(10, TimeUnit.SECONDS));
-        } finally {
-            ch.close().sync();
-        }
+        ResumingClient.Exchange e = new ResumingClient(clientGroup, builder.build()).exchange(port, port);
+        return new Outcome(e.group(), e.handshake().status());
     }
 
     /** Every exception of the cause chain, as text. */

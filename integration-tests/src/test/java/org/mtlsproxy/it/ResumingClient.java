@@ -16,6 +16,7 @@ import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpObjectAggregator;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.OpenSslSession;
 import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.ssl.SslHandshakeCompletionEvent;
@@ -31,7 +32,8 @@ import org.mtlsproxy.testing.TestPki;
  * A TLS 1.3 client (Netty, BoringSSL) that keeps its sessions and offers them again, reporting for each connection
  * whether the handshake resumed. Its session cache is keyed by the host and port given to {@code newHandler}, so
  * connections to different real ports can share a session by naming the same logical {@code proxy.test:<port>},
- * like a client of one load-balanced address whose connections land on different replicas.
+ * like a client of one load-balanced address whose connections land on different replicas. Also the one-GET client
+ * of tests that need the negotiated key-exchange group.
  */
 final class ResumingClient {
 
@@ -39,26 +41,41 @@ final class ResumingClient {
     record Handshake(int status, boolean resumed, String protocol) {
     }
 
+    /** {@link Handshake} and the negotiated key-exchange group (null: the handshake failed). */
+    record Exchange(Handshake handshake, String group) {
+    }
+
     private final EventLoopGroup group;
     private final SslContext context;
 
     ResumingClient(EventLoopGroup group, TestPki.Issued identity) throws IOException {
-        this.group = group;
-        this.context = SslContextBuilder.forClient()
+        this(group, SslContextBuilder.forClient()
                 .sslProvider(SslProvider.OPENSSL)
                 .keyManager(identity.chainPem().toFile(), identity.keyPem().toFile())
                 .trustManager(TestPki.get().serverRootPem().toFile())
                 .protocols("TLSv1.3")
                 .sessionCacheSize(64)
                 .sessionTimeout(300)
-                .build();
+                .build());
+    }
+
+    /** A client on {@code context} (a BoringSSL client context: the negotiated group is read from its sessions). */
+    ResumingClient(EventLoopGroup group, SslContext context) {
+        this.group = group;
+        this.context = context;
     }
 
     /** One connection to {@code realPort}, its session cached under {@code proxy.test:logicalPort}; one GET. */
     Handshake connect(int realPort, int logicalPort) throws Exception {
+        return exchange(realPort, logicalPort).handshake();
+    }
+
+    /** Like {@link #connect}, also reporting the key-exchange group. */
+    Exchange exchange(int realPort, int logicalPort) throws Exception {
         CompletableFuture<Boolean> resumed = new CompletableFuture<>();
         CompletableFuture<Integer> status = new CompletableFuture<>();
         String[] protocol = new String[1];
+        String[] keyExchange = new String[1];
         Channel ch = new Bootstrap().group(group).channel(NioSocketChannel.class)
                 .handler(new ChannelInitializer<SocketChannel>() {
                     @Override
@@ -76,6 +93,7 @@ final class ResumingClient {
                                         return;
                                     }
                                     protocol[0] = tls.engine().getSession().getProtocol();
+                                    keyExchange[0] = ((OpenSslSession) tls.engine().getSession()).getNamedGroup();
                                     resumed.complete(Resumption.isResumed(tls.engine()));
                                     DefaultFullHttpRequest get = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1,
                                             HttpMethod.GET, "/resume");
@@ -112,9 +130,10 @@ final class ResumingClient {
             try {
                 wasResumed = resumed.get(10, TimeUnit.SECONDS);
             } catch (ExecutionException e) {
-                return new Handshake(0, false, null);
+                return new Exchange(new Handshake(0, false, null), null);
             }
-            return new Handshake(status.get(10, TimeUnit.SECONDS), wasResumed, protocol[0]);
+            return new Exchange(new Handshake(status.get(10, TimeUnit.SECONDS), wasResumed, protocol[0]),
+                    keyExchange[0]);
         } finally {
             ch.close().sync();
         }
