@@ -178,28 +178,22 @@ public final class RuntimeSnapshot {
         }
     }
 
-    /** SHA-256 over the bytes of the backend's CA bundle, client chain and key: what its TLS context is built from. */
+    /** The SHA-256 of the backend's CA bundle, client chain and key: the bytes its TLS context is built from. */
     private static String materialFingerprint(BackendConfig b) throws TlsMaterialException {
-        java.security.MessageDigest sha256;
-        try {
-            sha256 = java.security.MessageDigest.getInstance("SHA-256");
-        } catch (java.security.NoSuchAlgorithmException e) {
-            throw new IllegalStateException("SHA-256 is missing from the JDK", e);
-        }
         List<java.nio.file.Path> files = new ArrayList<>();
         files.add(b.tls().caBundle());
         b.tls().certificateChain().ifPresent(files::add);
         b.tls().privateKey().ifPresent(files::add);
+        StringBuilder digests = new StringBuilder();
         for (java.nio.file.Path f : files) {
             try {
-                sha256.update(java.nio.file.Files.readAllBytes(f));
+                digests.append(FileDigest.sha256(f)).append(',');
             } catch (IOException e) {
                 throw new TlsMaterialException("backend " + b.name() + ": cannot read " + f + ": " + e.getMessage(),
                         e);
             }
-            sha256.update((byte) 0);
         }
-        return java.util.HexFormat.of().formatHex(sha256.digest());
+        return digests.toString();
     }
 
     /** The rate limiter of route {@code route} on listener {@code listener} in {@code previous}, if it has this limit. */

@@ -10,8 +10,6 @@ import java.nio.file.Path;
 import java.nio.file.StandardWatchEventKinds;
 import java.nio.file.WatchKey;
 import java.nio.file.WatchService;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -26,6 +24,7 @@ import org.mtlsproxy.config.ConfigLoader;
 import org.mtlsproxy.config.ProxyConfig;
 import org.mtlsproxy.config.ReloadConfig;
 import org.mtlsproxy.proxy.metrics.ProxyMetrics;
+import org.mtlsproxy.proxy.runtime.FileDigest;
 import org.mtlsproxy.proxy.runtime.RuntimeSnapshot;
 import org.mtlsproxy.proxy.tls.TlsMaterialException;
 import org.slf4j.Logger;
@@ -253,12 +252,9 @@ public final class Reloader implements AutoCloseable {
 
     private static String digest(Path file) {
         try {
-            MessageDigest sha = MessageDigest.getInstance("SHA-256");
-            return java.util.HexFormat.of().formatHex(sha.digest(Files.readAllBytes(file)));
+            return FileDigest.sha256(file);
         } catch (IOException e) {
             return "unreadable: " + e;
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
         }
     }
 
