@@ -513,11 +513,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
             requestDone = true;
             clientKeepAlive = false;
             cancelResponseTimeout();
-            if (upstream != null) {
-                BackendConnection u = upstream;
-                upstream = null;
-                u.backend().release(u, false);
-            }
+            discardUpstream();
             if (!responseStarted) {
                 rejectLocally(HttpResponseStatus.BAD_REQUEST, RejectReason.BAD_REQUEST, "malformed request body");
             } else if (responseDone) {
@@ -585,11 +581,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
         failure = RejectReason.BODY_TOO_LARGE;
         clientKeepAlive = false;
         cancelResponseTimeout();
-        if (upstream != null) {
-            BackendConnection u = upstream;
-            upstream = null;
-            u.backend().release(u, false);
-        }
+        discardUpstream();
         respondWithError(HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE);
     }
 
@@ -658,12 +650,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
         String timeout = "http.idle-timeout " + listener.config().http().idleTimeout().toMillis() + " ms: ";
         if (!responseStarted) {
             boolean backendStalled = upstream != null && !upstream.channel().isWritable();
-            if (upstream != null) {
-                // It has part of a request: never reuse it.
-                BackendConnection u = upstream;
-                upstream = null;
-                u.backend().release(u, false);
-            }
+            discardUpstream(); // it has part of a request: never reuse it
             cancelResponseTimeout();
             clientKeepAlive = false;
             if (backendStalled) {
@@ -756,11 +743,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
             }
             exchangeActive = false;
         }
-        if (upstream != null) {
-            BackendConnection u = upstream;
-            upstream = null;
-            u.backend().release(u, false);
-        }
+        discardUpstream();
         ctx.fireChannelInactive();
     }
 
@@ -1065,11 +1048,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
             // A malformed request may be an attempt to desynchronise request boundaries: never reuse the connection.
             clientKeepAlive = false;
         }
-        if (route != null) {
-            route.meters().rejected(reason);
-        } else {
-            listener.meters().rejected(reason);
-        }
+        countRejected(reason);
         failure = reason;
         if (decisionText == null) {
             decisionText = detail;
@@ -1092,11 +1071,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
      */
     private void abortExchange(RejectReason reason, String detail) {
         if (exchangeActive) {
-            if (route != null) {
-                route.meters().rejected(reason);
-            } else {
-                listener.meters().rejected(reason);
-            }
+            countRejected(reason);
             failure = reason;
             decisionText = detail;
             clientKeepAlive = false;
@@ -1104,10 +1079,24 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
             logAccess(null);
             exchangeActive = false;
         }
-        if (upstream != null) {
-            BackendConnection u = upstream;
+        discardUpstream();
+    }
+
+    /** Gives up the backend connection of the exchange, if any, without pooling it (it may carry half an exchange). */
+    private void discardUpstream() {
+        BackendConnection u = upstream;
+        if (u != null) {
             upstream = null;
             u.backend().release(u, false);
+        }
+    }
+
+    /** Counts a rejection on the route, or on the listener when no route was chosen yet. */
+    private void countRejected(RejectReason reason) {
+        if (route != null) {
+            route.meters().rejected(reason);
+        } else {
+            listener.meters().rejected(reason);
         }
     }
 

@@ -167,7 +167,6 @@ public final class RuntimeSnapshot {
                 Map.copyOf(tcpListeners));
     }
 
-    /** A TLS context build whose failure names the listener or backend it was for. */
     private static void addBackendCertificates(BackendConfig b, List<ConfiguredCertificate> certificates)
             throws TlsMaterialException {
         SslContextFactory.readCertificates(b.tls().caBundle())
@@ -215,6 +214,7 @@ public final class RuntimeSnapshot {
         return Optional.empty();
     }
 
+    /** A TLS context build whose failure names the listener or backend it was for. */
     private static SslContext named(String kind, String name, ContextBuild build) throws TlsMaterialException {
         try {
             return build.get();

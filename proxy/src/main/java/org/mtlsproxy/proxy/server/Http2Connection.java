@@ -95,7 +95,7 @@ final class Http2Connection extends ChannelInboundHandlerAdapter {
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
         // After the codec's own handlerAdded, which installed the codec itself as the encoder's lifecycle manager.
-        codec.encoder().lifecycleManager(new RefusedStreams(ctx));
+        codec.encoder().lifecycleManager(new RefusedStreams());
         // Through the codec (close() = GOAWAY, then close when the open streams are done), as a drain does.
         io.netty.util.concurrent.ScheduledFuture<?> lifetime = ctx.executor().schedule(() -> {
             if (ctx.channel().isActive()) {
@@ -215,11 +215,6 @@ final class Http2Connection extends ChannelInboundHandlerAdapter {
      * Logged at debug only: a client can cause thousands of these a second.
      */
     private final class RefusedStreams implements Http2LifecycleManager {
-        private final ChannelHandlerContext ctx;
-
-        RefusedStreams(ChannelHandlerContext ctx) {
-            this.ctx = ctx;
-        }
 
         @Override
         public ChannelFuture resetStream(ChannelHandlerContext c, int streamId, long errorCode,
@@ -229,7 +224,7 @@ final class Http2Connection extends ChannelInboundHandlerAdapter {
                 listener.meters().rejected(reason);
                 if (LOG.isDebugEnabled()) {
                     LOG.debug("HTTP/2 stream refused by the codec listener={} remote={} stream={} error={} reason={}",
-                            listener.name(), ConnectionAttributes.remoteIp(ctx.channel()), streamId,
+                            listener.name(), ConnectionAttributes.remoteIp(c.channel()), streamId,
                             Http2Error.valueOf(errorCode), reason.label());
                 }
             }

@@ -67,10 +67,6 @@ public final class Backend {
     private final String materialFingerprint;
     private volatile boolean closed;
 
-    public Backend(BackendConfig config, SslContext sslContext, BackendMeters meters, Transport transport) {
-        this(config, sslContext, meters, transport, "");
-    }
-
     /**
      * @param materialFingerprint identifies the bytes of the TLS files {@code sslContext} was built from: a reload
      *                            with the same config and fingerprint keeps this backend
@@ -100,23 +96,20 @@ public final class Backend {
     /**
      * After a reload: when {@code previous} (the running backend of the same name) has the same endpoints and
      * ejection policy, its passive health carries over, so an endpoint ejected before the reload (a CRL refresh, a
-     * certificate rotation) stays out, and one failing stays counted. Call before this backend serves a request.
-     *
-     * @return whether the health was carried over
+     * certificate rotation) stays out, and one failing stays counted; otherwise it starts afresh. Call before this
+     * backend serves a request.
      */
-    public boolean inheritHealth(Backend previous) {
-        if (!previous.endpoints.equals(endpoints) || !previous.config.ejection().equals(config.ejection())) {
-            return false;
+    public void inheritHealth(Backend previous) {
+        if (previous.endpoints.equals(endpoints) && previous.config.ejection().equals(config.ejection())) {
+            health.inheritFrom(previous.health);
         }
-        health.inheritFrom(previous.health);
-        return true;
     }
 
     public BackendConfig config() {
         return config;
     }
 
-    /** What the TLS context was built from (see the constructor); "" when unknown. */
+    /** What the TLS context was built from (see the constructor). */
     public String materialFingerprint() {
         return materialFingerprint;
     }
