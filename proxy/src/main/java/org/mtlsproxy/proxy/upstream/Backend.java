@@ -65,6 +65,8 @@ public final class Backend {
     private final Counter[] ejectionCounters;
     private final EndpointHealth health;
     private final String materialFingerprint;
+    /** Resolves host-name endpoints off the event loops, within the connect-timeout. */
+    private final BackendResolver resolver;
     private volatile boolean closed;
 
     /**
@@ -74,6 +76,7 @@ public final class Backend {
     public Backend(BackendConfig config, SslContext sslContext, BackendMeters meters, Transport transport,
             String materialFingerprint) {
         this.materialFingerprint = requireNonNull(materialFingerprint, "materialFingerprint");
+        this.resolver = BackendResolver.withLimit(config.connectTimeout());
         this.config = requireNonNull(config, "config");
         this.sslContext = requireNonNull(sslContext, "sslContext");
         this.meters = requireNonNull(meters, "meters");
@@ -184,7 +187,7 @@ public final class Backend {
             Bootstrap bootstrap = new Bootstrap()
                     .group(loop)
                     .channel(transport.socketChannel())
-                    .resolver(BackendResolver.shared())
+                    .resolver(resolver)
                     .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, timeoutMillis)
                     .option(ChannelOption.TCP_NODELAY, true)
                     .option(ChannelOption.SO_KEEPALIVE, true)
@@ -394,6 +397,7 @@ public final class Backend {
     public void close() {
         closed = true;
         pools.forEach((loop, pool) -> loop.execute(pool::closeAll));
+        resolver.close();
         LOG.debug("backend {} closed", config.name());
     }
 

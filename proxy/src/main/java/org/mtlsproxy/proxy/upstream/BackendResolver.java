@@ -8,9 +8,11 @@ import io.netty.resolver.InetNameResolver;
 import io.netty.util.NetUtil;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Promise;
+import io.netty.util.concurrent.ScheduledFuture;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
+import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.ArrayBlockingQueue;
@@ -32,8 +34,12 @@ public final class BackendResolver extends AddressResolverGroup<InetSocketAddres
     /** Lookups waiting for a thread beyond this fail at once (the backend is then unavailable, not the proxy). */
     static final int QUEUE_LIMIT = 1024;
     private static final int THREADS = 4;
+    /** The lookup limit of {@link #shared()}. */
+    static final Duration DEFAULT_LIMIT = Duration.ofSeconds(10);
 
-    private static final BackendResolver SHARED = new BackendResolver(InetAddress::getAllByName, newPool());
+    /** The lookup threads of every resolver of the process. */
+    private static final Executor POOL = newPool();
+    private static final BackendResolver SHARED = new BackendResolver(InetAddress::getAllByName, POOL, DEFAULT_LIMIT);
 
     /** The host lookup: {@link InetAddress#getAllByName} in production. */
     @FunctionalInterface
@@ -43,15 +49,25 @@ public final class BackendResolver extends AddressResolverGroup<InetSocketAddres
 
     private final Lookup lookup;
     private final Executor pool;
+    private final long limitMillis;
 
-    BackendResolver(Lookup lookup, Executor pool) {
+    BackendResolver(Lookup lookup, Executor pool, Duration limit) {
         this.lookup = requireNonNull(lookup, "lookup");
         this.pool = requireNonNull(pool, "pool");
+        this.limitMillis = Math.max(1, limit.toMillis());
     }
 
-    /** The process-wide resolver of backend endpoints. */
+    /** A resolver on the process's lookup threads, {@link #DEFAULT_LIMIT} per lookup. */
     public static BackendResolver shared() {
         return SHARED;
+    }
+
+    /**
+     * A resolver on the process's lookup threads whose lookups fail after {@code limit} (a backend's connect-timeout:
+     * Netty's connect timer only starts once the name is resolved). Close it with its backend.
+     */
+    public static BackendResolver withLimit(Duration limit) {
+        return new BackendResolver(InetAddress::getAllByName, POOL, limit);
     }
 
     private static ThreadPoolExecutor newPool() {
@@ -99,6 +115,10 @@ public final class BackendResolver extends AddressResolverGroup<InetSocketAddres
 
         private <T> void offload(String host, Promise<T> promise,
                 java.util.function.Function<InetAddress[], T> result) {
+            // A lookup that hangs (an unreachable DNS server, a full queue) must not hold the connection forever.
+            ScheduledFuture<?> timer = executor().schedule(() -> promise.tryFailure(new UnknownHostException(host
+                    + ": no DNS answer within " + limitMillis + " ms")), limitMillis, TimeUnit.MILLISECONDS);
+            promise.addListener(f -> timer.cancel(false));
             try {
                 pool.execute(() -> {
                     try {

@@ -46,7 +46,7 @@ class BackendResolverTest {
                 Thread.currentThread().interrupt();
             }
             return new InetAddress[] {InetAddress.getByAddress(host, new byte[] {10, 1, 2, 3})};
-        }, pool);
+        }, pool, java.time.Duration.ofSeconds(30));
         AddressResolver<InetSocketAddress> resolver = group.getResolver(loop);
 
         Future<InetSocketAddress> result = loop.submit(() -> resolver.resolve(unresolved("orders.internal")))
@@ -67,7 +67,7 @@ class BackendResolverTest {
     void ipLiteralsNeedNoLookup() throws Exception {
         BackendResolver group = new BackendResolver(host -> {
             throw new AssertionError("looked up " + host);
-        }, pool);
+        }, pool, java.time.Duration.ofSeconds(30));
         AddressResolver<InetSocketAddress> resolver = group.getResolver(loop);
 
         assertThat(resolver.resolve(unresolved("127.0.0.1")).get(5, TimeUnit.SECONDS).getAddress().getHostAddress())
@@ -80,7 +80,7 @@ class BackendResolverTest {
     void unknownHostFailsThePromise() throws Exception {
         BackendResolver group = new BackendResolver(host -> {
             throw new UnknownHostException(host + ": Name or service not known");
-        }, pool);
+        }, pool, java.time.Duration.ofSeconds(30));
 
         Future<InetSocketAddress> result = group.getResolver(loop).resolve(unresolved("nowhere.internal"))
                 .await();
@@ -94,12 +94,31 @@ class BackendResolverTest {
             throw new AssertionError("looked up " + host);
         }, task -> {
             throw new RejectedExecutionException("full");
-        });
+        }, java.time.Duration.ofSeconds(30));
 
         Future<InetSocketAddress> result = group.getResolver(loop).resolve(unresolved("orders.internal")).await();
         assertThat(result.cause()).isInstanceOf(UnknownHostException.class)
                 .hasMessageContaining("orders.internal")
                 .hasMessageContaining("DNS lookups already waiting");
+    }
+
+    @Test
+    void aLookupWithoutAnswerFailsAfterTheLimit() throws Exception {
+        CountDownLatch never = new CountDownLatch(1);
+        BackendResolver group = new BackendResolver(host -> {
+            try {
+                never.await(10, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            throw new UnknownHostException(host + ": too late");
+        }, pool, java.time.Duration.ofMillis(200));
+        long start = System.nanoTime();
+        Future<InetSocketAddress> result = group.getResolver(loop).resolve(unresolved("hangs.internal")).await();
+        assertThat(result.cause()).isInstanceOf(UnknownHostException.class)
+                .hasMessage("hangs.internal: no DNS answer within 200 ms");
+        assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start)).isBetween(150L, 5_000L);
+        never.countDown();
     }
 
     @Test
