@@ -153,6 +153,10 @@ public final class Main implements Callable<Integer> {
             err.println("cannot start: " + e.getMessage());
             err.flush();
             return EXIT_RUNTIME;
+        } catch (RuntimeException e) {
+            // Compiling the runtime refused the configuration (as validate, which catches the same, reports it).
+            invalidConfiguration(file, e, err);
+            return EXIT_CONFIG;
         }
         // SIGTERM/SIGINT run shutdown hooks: drain there, then end the JVM with the drain's verdict (halt is the
         // one way a hook can set the exit status: 0 drained, 1 timed out).

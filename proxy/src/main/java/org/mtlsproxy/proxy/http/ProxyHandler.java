@@ -457,7 +457,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
                     .log("cannot sign the identity header: requests are refused with 500 until it works again");
             LOG.debug("identity header signing failure", e);
         }
-        decisionText = String.valueOf(e.getMessage());
+        decisionText = e.toString();
         rejectLocally(HttpResponseStatus.INTERNAL_SERVER_ERROR, RejectReason.SIGNING_FAILED, decisionText);
     }
 

@@ -117,18 +117,20 @@ public final class SslContextFactory {
      * Restricts the TLS 1.2 cipher suites. Every name must be one {@code provider} supports: Netty's filter would
      * otherwise drop unknown names without a word, leaving a listener with fewer suites than written, or none.
      */
-    private static void ciphers(SslContextBuilder builder, SslProvider provider, List<String> ciphers) {
+    private static void ciphers(SslContextBuilder builder, SslProvider provider, List<String> ciphers)
+            throws TlsMaterialException {
         if (ciphers.isEmpty()) {
             return;
         }
         Set<String> supported = supportedCiphers(provider);
         List<String> unknown = ciphers.stream().filter(c -> !supported.contains(c)).toList();
         if (!unknown.isEmpty()) {
-            throw new IllegalArgumentException("cipher suite" + (unknown.size() == 1 ? " " : "s ")
+            // The setting is at fault, not the certificate the context is otherwise built from: say which.
+            throw new TlsMaterialException("tls.ciphers: cipher suite" + (unknown.size() == 1 ? " " : "s ")
                     + String.join(", ", unknown) + (unknown.size() == 1 ? " is" : " are") + " not supported by "
                     + (provider == SslProvider.JDK ? "the JDK TLS engine (IANA names only)" : "BoringSSL")
                     + " (expected: e.g. TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"
-                    + (provider == SslProvider.JDK ? ")" : " or ECDHE-ECDSA-AES128-GCM-SHA256)"));
+                    + (provider == SslProvider.JDK ? ")" : " or ECDHE-ECDSA-AES128-GCM-SHA256)"), null);
         }
         // All supported, so passed as written: Netty's SupportedCipherSuiteFilter keeps only IANA names and dropped
         // OpenSSL-style ones silently; netty-tcnative converts either kind itself.
