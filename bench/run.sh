@@ -14,8 +14,8 @@
 # with one event-loop thread; the load generator and the backend share CPU 1. Installs Debian's nginx and haproxy
 # with apt-get if they are missing.
 # Key exchange: the generator offers X25519 and P-256, which every target negotiates (Debian's nginx and HAProxy
-# link OpenSSL 3.0, without ML-KEM); hs-pq offers BoringSSL's default, the post-quantum hybrid X25519MLKEM768 first
-# (the proxy and the direct backend negotiate it, nginx and HAProxy fall back to X25519).
+# link OpenSSL 3.0, without ML-KEM); hs-pq offers X25519MLKEM768, X25519, P-256 (the post-quantum hybrid first, as
+# BoringSSL's default does): the proxy and the direct backend negotiate it, nginx and HAProxy fall back to X25519.
 # Every process it starts is stopped by PID on exit.
 set -euo pipefail
 

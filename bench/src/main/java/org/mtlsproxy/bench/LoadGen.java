@@ -61,7 +61,7 @@ public final class LoadGen {
     /**
      * Key-exchange groups offered by default: the classic ones every target negotiates (Debian's nginx and HAProxy
      * link OpenSSL 3.0, which has no ML-KEM), so every target does the same key exchange. BoringSSL's own default
-     * puts the post-quantum hybrid X25519MLKEM768 first: {@code --groups X25519MLKEM768,X25519} measures it.
+     * puts the post-quantum hybrid X25519MLKEM768 first: {@code --groups X25519MLKEM768,X25519,P-256} (scenario hs-pq) measures it.
      */
     static final String DEFAULT_GROUPS = "X25519,P-256";
 
