@@ -114,11 +114,17 @@ class BackendResilienceIT {
                     "reason", "backend_connect_failed");
             assertThat(failures).isEqualTo(5);
 
-            // A reload that leaves the backend as it is (here: nothing changed at all) keeps the ejection.
+            // A reload that rebuilds the backend (another response-timeout) but keeps its endpoints and ejection
+            // settings keeps the ejection. A new connection: it takes the new snapshot at once (an open one adopts it
+            // from its event loop, possibly after a request already read).
+            Files.writeString(proxy.configFile(), Files.readString(proxy.configFile())
+                    + "\nmtls-proxy.backends.b.response-timeout = 29s\n");
             assertThat(proxy.server().reload("test").get(10, TimeUnit.SECONDS).success()).isTrue();
             assertThat(healthy(proxy)).isEqualTo(1);
-            for (int i = 0; i < 6; i++) {
-                assertThat(client.get("/after" + i).status()).isEqualTo(200);
+            try (TestHttpClient after = proxy.client(PKI.goodClient())) {
+                for (int i = 0; i < 6; i++) {
+                    assertThat(after.get("/after" + i).status()).isEqualTo(200);
+                }
             }
             assertThat(proxy.counter("mtls_proxy.backend.connections", "backend", "b", "result", "failure",
                     "reason", "backend_connect_failed")).isEqualTo(failures);
@@ -143,9 +149,12 @@ class BackendResilienceIT {
             assertThat(newBackendConnections(proxy)).isEqualTo(1);
 
             // The CA bundle's bytes changed: a new TLS context, and new connections verified with it.
+            // (A new client connection: it takes the new snapshot at once.)
             Files.writeString(ca, Files.readString(ca) + "\n");
             assertThat(proxy.server().reload("test").get(10, TimeUnit.SECONDS).success()).isTrue();
-            assertThat(client.get("/3").status()).isEqualTo(200);
+            try (TestHttpClient after = proxy.client(PKI.goodClient())) {
+                assertThat(after.get("/3").status()).isEqualTo(200);
+            }
             assertThat(newBackendConnections(proxy)).isEqualTo(2);
         }
     }
