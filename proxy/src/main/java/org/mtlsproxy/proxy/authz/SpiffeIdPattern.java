@@ -40,6 +40,19 @@ public final class SpiffeIdPattern {
     }
 
     /**
+     * Checks one concrete SPIFFE ID (what a certificate can carry): the rules of {@link #parse} and no wildcard.
+     *
+     * @throws IllegalArgumentException naming the ID, the problem, and the expected form
+     */
+    public static void requireConcrete(String id) {
+        if (id.indexOf('*') >= 0) {
+            throw new IllegalArgumentException("\"" + id + "\" has a wildcard (expected: one concrete SPIFFE ID, e.g. "
+                    + "spiffe://example.org/ns/prod/sa/orders)");
+        }
+        parse(id);
+    }
+
+    /**
      * Parses a pattern.
      *
      * @throws IllegalArgumentException naming the pattern, the problem, and the expected form

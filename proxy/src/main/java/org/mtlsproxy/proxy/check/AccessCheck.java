@@ -96,13 +96,8 @@ public final class AccessCheck {
                         + "CN, OU or O)");
             }
             if (spiffeId != null) {
-                // The rules of a SPIFFE ID (what `pki issue --uri` enforces), concrete: a pattern would match rules
-                // no client could ever match.
-                if (spiffeId.indexOf('*') >= 0) {
-                    throw new IllegalArgumentException("\"" + spiffeId + "\" has a wildcard (expected: one "
-                            + "concrete SPIFFE ID, e.g. spiffe://example.org/ns/prod/sa/orders)");
-                }
-                SpiffeIdPattern.parse(spiffeId);
+                // What `pki issue --uri` enforces: a pattern would match rules no client could ever match.
+                SpiffeIdPattern.requireConcrete(spiffeId);
             }
         }
     }

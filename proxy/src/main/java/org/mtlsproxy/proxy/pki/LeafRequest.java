@@ -230,11 +230,8 @@ public record LeafRequest(
                         + "spiffe://example.org/ns/prod/sa/orders)");
             }
             if ("spiffe".equalsIgnoreCase(uri.getScheme())) {
-                if (u.indexOf('*') >= 0) {
-                    throw new PkiException("--uri \"" + u + "\" has a wildcard (expected: one concrete SPIFFE ID)");
-                }
                 try {
-                    SpiffeIdPattern.parse(u);
+                    SpiffeIdPattern.requireConcrete(u);
                 } catch (IllegalArgumentException e) {
                     throw new PkiException("--uri " + e.getMessage());
                 }
