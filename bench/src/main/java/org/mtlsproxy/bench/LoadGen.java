@@ -1,10 +1,12 @@
 package org.mtlsproxy.bench;
 
 import io.netty.bootstrap.Bootstrap;
+import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
@@ -28,6 +30,7 @@ import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.ssl.SslHandshakeCompletionEvent;
 import java.io.File;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -136,7 +139,21 @@ public final class LoadGen {
     private String keepAlive(SslContext ssl) throws Exception {
         startClock();
         CountDownLatch done = new CountDownLatch(conns);
-        Bootstrap b = bootstrap(ssl, false, () -> new Exchange(true, done));
+        ByteBuf request = Unpooled.unreleasableBuffer(Unpooled.directBuffer().writeBytes(
+                ("GET " + path + " HTTP/1.1\r\nHost: localhost\r\n\r\n").getBytes(StandardCharsets.US_ASCII)));
+        Bootstrap b = new Bootstrap()
+                .group(group)
+                .channel(EpollSocketChannel.class)
+                .option(ChannelOption.TCP_NODELAY, true)
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 10_000)
+                .handler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel ch) {
+                        SslHandler tls = ssl.newHandler(ch.alloc());
+                        tls.setHandshakeTimeoutMillis(10_000);
+                        ch.pipeline().addLast(tls, new LeanExchange(request, done));
+                    }
+                });
         for (int i = 0; i < conns; i++) {
             b.connect(host, port).addListener(f -> {
                 if (!f.isSuccess()) {
@@ -404,6 +421,189 @@ public final class LoadGen {
         }
     }
 
+    // ---------------------------------------------------------------- the keep-alive exchange
+
+    /**
+     * Keep-alive mode's client, made cheap because it shares CPU 1 with the backend and, through any proxy, is
+     * most of the load side's cost: the request is one pre-encoded buffer, and the response is framed by hand
+     * (status line, {@code Content-Length}, body bytes counted) instead of Netty's HTTP codec building objects for
+     * every response. Anything but a {@code Content-Length}-framed response counts as an error and closes the
+     * connection, so a framing this parser does not read can never be miscounted as a success.
+     */
+    private final class LeanExchange extends ChannelInboundHandlerAdapter {
+        private static final int MAX_HEAD = 8192;
+        private static final byte[] CONTENT_LENGTH = "content-length:".getBytes(StandardCharsets.US_ASCII);
+        private static final byte[] TRANSFER_ENCODING = "transfer-encoding:".getBytes(StandardCharsets.US_ASCII);
+        private final ByteBuf request;
+        private final CountDownLatch done;
+        private final byte[] head = new byte[MAX_HEAD];
+        private int headLen;
+        private long bodyLeft = -1; // -1: reading the head
+        private int status;
+        private long sent;
+        private boolean closed;
+
+        LeanExchange(ByteBuf request, CountDownLatch done) {
+            this.request = request;
+            this.done = done;
+        }
+
+        @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+            if (evt instanceof SslHandshakeCompletionEvent e) {
+                if (!e.isSuccess()) {
+                    error(e.cause());
+                    ctx.close();
+                    return;
+                }
+                send(ctx);
+            }
+            ctx.fireUserEventTriggered(evt);
+        }
+
+        private void send(ChannelHandlerContext ctx) {
+            headLen = 0;
+            bodyLeft = -1;
+            sent = System.nanoTime();
+            ctx.writeAndFlush(request.duplicate(), ctx.voidPromise());
+        }
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            ByteBuf in = (ByteBuf) msg;
+            try {
+                while (in.isReadable() && !closed) {
+                    if (bodyLeft < 0) {
+                        readHead(ctx, in);
+                    } else {
+                        int n = (int) Math.min(bodyLeft, in.readableBytes());
+                        in.skipBytes(n);
+                        bodyLeft -= n;
+                    }
+                    if (bodyLeft == 0) {
+                        responseEnded(ctx);
+                    }
+                }
+            } finally {
+                in.release();
+            }
+        }
+
+        private void readHead(ChannelHandlerContext ctx, ByteBuf in) {
+            int old = headLen;
+            int n = Math.min(in.readableBytes(), MAX_HEAD - headLen);
+            in.getBytes(in.readerIndex(), head, headLen, n);
+            headLen += n;
+            for (int i = Math.max(3, old); i < headLen; i++) {
+                if (head[i] == '\n' && head[i - 1] == '\r' && head[i - 2] == '\n' && head[i - 3] == '\r') {
+                    in.skipBytes(i + 1 - old);
+                    headLen = i + 1;
+                    parseHead(ctx);
+                    return;
+                }
+            }
+            in.skipBytes(n);
+            if (headLen == MAX_HEAD) {
+                fail(ctx, "response head over " + MAX_HEAD + " bytes");
+            }
+        }
+
+        /** Status from "HTTP/1.x NNN", then Content-Length; header names compared without case, no objects. */
+        private void parseHead(ChannelHandlerContext ctx) {
+            status = headLen > 12 && head[8] == ' '
+                    ? (head[9] - '0') * 100 + (head[10] - '0') * 10 + (head[11] - '0') : 0;
+            long length = -1;
+            int line = indexOfLf(0) + 1;
+            while (line < headLen - 2) {
+                int end = indexOfLf(line);
+                if (startsWithIgnoreCase(line, CONTENT_LENGTH)) {
+                    length = 0;
+                    for (int i = line + CONTENT_LENGTH.length; i < end; i++) {
+                        byte c = head[i];
+                        if (c >= '0' && c <= '9') {
+                            length = length * 10 + (c - '0');
+                        } else if (c != ' ' && c != '\t' && c != '\r') {
+                            fail(ctx, "bad Content-Length");
+                            return;
+                        }
+                    }
+                } else if (startsWithIgnoreCase(line, TRANSFER_ENCODING)) {
+                    fail(ctx, "Transfer-Encoding response: this client reads Content-Length framing only");
+                    return;
+                }
+                line = end + 1;
+            }
+            if (length < 0) {
+                fail(ctx, "response without Content-Length");
+                return;
+            }
+            bodyLeft = length;
+        }
+
+        private int indexOfLf(int from) {
+            for (int i = from; i < headLen; i++) {
+                if (head[i] == '\n') {
+                    return i;
+                }
+            }
+            return headLen;
+        }
+
+        private boolean startsWithIgnoreCase(int at, byte[] lowerName) {
+            if (at + lowerName.length > headLen) {
+                return false;
+            }
+            for (int i = 0; i < lowerName.length; i++) {
+                byte c = head[at + i];
+                if (c >= 'A' && c <= 'Z') {
+                    c += 'a' - 'A';
+                }
+                if (c != lowerName[i]) {
+                    return false;
+                }
+            }
+            return true;
+        }
+
+        private void responseEnded(ChannelHandlerContext ctx) {
+            long now = System.nanoTime();
+            boolean ok = status == 200;
+            if (!ok) {
+                error(new IllegalStateException("HTTP " + status));
+            } else if (now >= measureStart && now < deadline && sent >= measureStart) {
+                completed.incrementAndGet();
+                synchronized (histogram) {
+                    histogram.recordValue(Math.min(now - sent, histogram.getHighestTrackableValue()));
+                }
+            }
+            if (ok && now < deadline && started.incrementAndGet() <= maxRequests) {
+                send(ctx);
+            } else {
+                bodyLeft = -1;
+                closed = true;
+                ctx.close();
+            }
+        }
+
+        private void fail(ChannelHandlerContext ctx, String why) {
+            error(new IllegalStateException(why));
+            bodyLeft = -1;
+            closed = true;
+            ctx.close();
+        }
+
+        @Override
+        public void channelInactive(ChannelHandlerContext ctx) {
+            done.countDown();
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            error(cause);
+            ctx.close();
+        }
+    }
+
     // ---------------------------------------------------------------- plumbing
 
     private Bootstrap bootstrap(SslContext ssl, boolean peerHost, java.util.function.Supplier<Exchange> handler) {
@@ -432,12 +632,19 @@ public final class LoadGen {
             for (String p : pids.split(",")) {
                 list.add(Long.parseLong(p.trim()));
             }
+            String loadCpu = opts.get("load-cpu");
             Thread t = new Thread(() -> {
                 try {
                     sleepUntil(measureStart);
                     long a = cpuTicks(list);
+                    long[] la = loadCpu == null ? null : cpuBusyTicks(loadCpu);
                     sleepUntil(deadline);
                     cpuTicksUsed = cpuTicks(list) - a;
+                    if (la != null) {
+                        long[] lb = cpuBusyTicks(loadCpu);
+                        long total = lb[1] - la[1];
+                        loadCpuPct = total <= 0 ? -1 : 100.0 * (lb[0] - la[0]) / total;
+                    }
                 } catch (Exception e) {
                     cpuTicksUsed = -1;
                 }
@@ -449,6 +656,7 @@ public final class LoadGen {
     }
 
     private volatile long cpuTicksUsed = -1;
+    private volatile double loadCpuPct = -1;
     private Thread cpuMeter;
 
     private static void sleepUntil(long nanoTime) throws InterruptedException {
@@ -469,7 +677,30 @@ public final class LoadGen {
         return sum;
     }
 
-    /** " cpu_pct=.. cpu_us_per_op=.." of the --cpu-pids over the measured window, or "". */
+    /**
+     * Busy and total ticks of one CPU from /proc/stat (busy: all but idle and iowait; steal counts as busy, the
+     * CPU was not ours to use). The load side's CPU (--load-cpu, where this generator and the backend run) near
+     * 100 % means the generator, not the target, set the rate.
+     */
+    static long[] cpuBusyTicks(String cpu) throws Exception {
+        for (String line : Files.readAllLines(Path.of("/proc/stat"))) {
+            if (line.startsWith("cpu" + cpu + " ")) {
+                String[] f = line.trim().split("\\s+");
+                long total = 0;
+                for (int i = 1; i < f.length && i <= 8; i++) {
+                    total += Long.parseLong(f[i]);
+                }
+                long idle = Long.parseLong(f[4]) + Long.parseLong(f[5]);
+                return new long[] {total - idle, total};
+            }
+        }
+        throw new IllegalArgumentException("no cpu" + cpu + " in /proc/stat");
+    }
+
+    /**
+     * " cpu_pct=.. cpu_us_per_op=.." of the --cpu-pids over the measured window (and " load_cpu_pct=.." with
+     * --load-cpu), or "".
+     */
     private String cpu(long ops) throws InterruptedException {
         if (cpuMeter == null) {
             return "";
@@ -480,7 +711,8 @@ public final class LoadGen {
         }
         double cpuSecs = cpuTicksUsed / 100.0;
         return " cpu_pct=" + fmt(100 * cpuSecs / (durationNanos / 1e9))
-                + " cpu_us_per_op=" + fmt(ops == 0 ? 0 : cpuSecs * 1e6 / ops);
+                + " cpu_us_per_op=" + fmt(ops == 0 ? 0 : cpuSecs * 1e6 / ops)
+                + (loadCpuPct < 0 ? "" : " load_cpu_pct=" + fmt(loadCpuPct));
     }
 
     private void awaitEnd(CountDownLatch done) throws InterruptedException {
