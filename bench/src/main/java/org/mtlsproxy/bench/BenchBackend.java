@@ -10,24 +10,10 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.socket.SocketChannel;
-import io.netty.handler.codec.http.DefaultFullHttpResponse;
-import io.netty.handler.codec.http.DefaultHttpContent;
-import io.netty.handler.codec.http.DefaultHttpResponse;
-import io.netty.handler.codec.http.FullHttpResponse;
-import io.netty.handler.codec.http.HttpHeaderNames;
-import io.netty.handler.codec.http.HttpHeaderValues;
-import io.netty.handler.codec.http.HttpObject;
-import io.netty.handler.codec.http.HttpRequest;
-import io.netty.handler.codec.http.HttpResponse;
-import io.netty.handler.codec.http.HttpResponseStatus;
-import io.netty.handler.codec.http.HttpServerCodec;
-import io.netty.handler.codec.http.HttpUtil;
-import io.netty.handler.codec.http.HttpVersion;
-import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.ssl.SslContext;
 import java.io.File;
 import java.nio.charset.StandardCharsets;
@@ -44,15 +30,21 @@ import java.util.Map;
 public final class BenchBackend {
 
     private static final int CHUNK = 64 * 1024;
-    private static final ByteBuf SMALL;
+    private static final ByteBuf SMALL_RESPONSE;
+    private static final ByteBuf SMALL_RESPONSE_CLOSE;
     private static final ByteBuf LARGE_CHUNK;
 
     static {
         byte[] small = new byte[1024];
         java.util.Arrays.fill(small, (byte) 'x');
-        SMALL = Unpooled.unreleasableBuffer(Unpooled.directBuffer(1024).writeBytes(small)).asReadOnly();
         byte[] chunk = "0123456789abcdef".repeat(CHUNK / 16).getBytes(StandardCharsets.US_ASCII);
         LARGE_CHUNK = Unpooled.unreleasableBuffer(Unpooled.directBuffer(CHUNK).writeBytes(chunk)).asReadOnly();
+        String head = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 1024\r\n";
+        SMALL_RESPONSE = Unpooled.unreleasableBuffer(Unpooled.directBuffer().writeBytes(
+                (head + "\r\n").getBytes(StandardCharsets.US_ASCII)).writeBytes(small)).asReadOnly();
+        SMALL_RESPONSE_CLOSE = Unpooled.unreleasableBuffer(Unpooled.directBuffer().writeBytes(
+                (head + "Connection: close\r\n\r\n").getBytes(StandardCharsets.US_ASCII)).writeBytes(small))
+                .asReadOnly();
     }
 
     public static void main(String[] args) throws Exception {
@@ -83,56 +75,115 @@ public final class BenchBackend {
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
-                        ch.pipeline().addLast(ssl.newHandler(ch.alloc()), new HttpServerCodec(),
-                                new Handler(largeBytes));
+                        ch.pipeline().addLast(ssl.newHandler(ch.alloc()), new Handler(largeBytes));
                     }
                 })
                 .bind("127.0.0.1", port).sync().channel();
     }
 
-    private static final class Handler extends SimpleChannelInboundHandler<HttpObject> {
+    /**
+     * The backend's HTTP/1.1 server, made cheap because it shares CPU 1 with the generator: the request head is
+     * scanned in place (request line for the path, {@code Connection: close}), the 1 KiB response is one
+     * pre-encoded buffer. Requests with a body are refused with 400 and the connection closed (no target sends
+     * one here), so nothing is ever answered out of step.
+     */
+    private static final class Handler extends ChannelInboundHandlerAdapter {
+        private static final int MAX_HEAD = 16384;
+        private static final byte[] CONNECTION_CLOSE = "connection:".getBytes(StandardCharsets.US_ASCII);
+        private static final byte[] CONTENT_LENGTH = "content-length:".getBytes(StandardCharsets.US_ASCII);
+        private static final byte[] TRANSFER_ENCODING = "transfer-encoding:".getBytes(StandardCharsets.US_ASCII);
+        private static final ByteBuf BAD_REQUEST = Unpooled.unreleasableBuffer(Unpooled.directBuffer().writeBytes(
+                "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                        .getBytes(StandardCharsets.US_ASCII))).asReadOnly();
+
         private final long largeBytes;
-        private boolean keepAlive;
+        private final byte[] head = new byte[MAX_HEAD];
+        private int headLen;
+        private boolean closed;
         private boolean large;
+        private boolean keepAlive;
         private long remaining;
-        private boolean requestDone;
 
         Handler(long largeBytes) {
             this.largeBytes = largeBytes;
         }
 
         @Override
-        protected void channelRead0(ChannelHandlerContext ctx, HttpObject msg) {
-            if (msg instanceof HttpRequest req) {
-                keepAlive = HttpUtil.isKeepAlive(req);
-                large = req.uri().startsWith("/large");
-                requestDone = false;
-            }
-            if (msg instanceof LastHttpContent) {
-                requestDone = true;
-                if (large) {
-                    HttpResponse r = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
-                    r.headers().set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_OCTET_STREAM)
-                            .set(HttpHeaderNames.CONTENT_LENGTH, largeBytes);
-                    if (!keepAlive) {
-                        r.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            ByteBuf in = (ByteBuf) msg;
+            try {
+                while (in.isReadable() && !closed) {
+                    if (large) {
+                        // Nothing may arrive while a download streams (no target pipelines); refuse it.
+                        refuse(ctx);
+                        return;
                     }
-                    ctx.write(r);
-                    remaining = largeBytes;
-                    stream(ctx);
-                } else {
-                    FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK,
-                            SMALL.duplicate());
-                    r.headers().set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.TEXT_PLAIN)
-                            .set(HttpHeaderNames.CONTENT_LENGTH, 1024);
-                    if (!keepAlive) {
-                        r.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
-                        ctx.writeAndFlush(r).addListener(ChannelFutureListener.CLOSE);
-                    } else {
-                        ctx.writeAndFlush(r);
+                    int old = headLen;
+                    int n = Math.min(in.readableBytes(), MAX_HEAD - headLen);
+                    in.getBytes(in.readerIndex(), head, headLen, n);
+                    headLen += n;
+                    int end = -1;
+                    for (int i = Math.max(3, old); i < headLen; i++) {
+                        if (head[i] == '\n' && head[i - 1] == '\r' && head[i - 2] == '\n' && head[i - 3] == '\r') {
+                            end = i + 1;
+                            break;
+                        }
                     }
+                    if (end < 0) {
+                        in.skipBytes(n);
+                        if (headLen == MAX_HEAD) {
+                            refuse(ctx);
+                        }
+                        return;
+                    }
+                    in.skipBytes(end - old);
+                    headLen = end;
+                    respond(ctx);
+                    headLen = 0;
+                }
+            } finally {
+                in.release();
+                if (!closed && !large) {
+                    ctx.flush();
                 }
             }
+        }
+
+        private void respond(ChannelHandlerContext ctx) {
+            keepAlive = true;
+            int line = indexOfLf(0) + 1;
+            while (line < headLen - 2) {
+                int end = indexOfLf(line);
+                if (startsWithIgnoreCase(line, CONNECTION_CLOSE) && contains(line, end, "close")) {
+                    keepAlive = false;
+                } else if ((startsWithIgnoreCase(line, CONTENT_LENGTH) && !contains(line, end, ": 0")
+                        && !contains(line, end, ":0")) || startsWithIgnoreCase(line, TRANSFER_ENCODING)) {
+                    refuse(ctx);
+                    return;
+                }
+                line = end + 1;
+            }
+            // "GET /large HTTP/1.1"
+            int sp = indexOf(0, (byte) ' ');
+            large = headLen > sp + 6 && head[sp + 1] == '/' && head[sp + 2] == 'l' && head[sp + 3] == 'a'
+                    && head[sp + 4] == 'r' && head[sp + 5] == 'g' && head[sp + 6] == 'e';
+            if (large) {
+                ctx.write(Unpooled.copiedBuffer("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
+                        + "Content-Length: " + largeBytes + "\r\n" + (keepAlive ? "" : "Connection: close\r\n")
+                        + "\r\n", StandardCharsets.US_ASCII));
+                remaining = largeBytes;
+                stream(ctx);
+            } else if (keepAlive) {
+                ctx.write(SMALL_RESPONSE.duplicate(), ctx.voidPromise());
+            } else {
+                closed = true;
+                ctx.writeAndFlush(SMALL_RESPONSE_CLOSE.duplicate()).addListener(ChannelFutureListener.CLOSE);
+            }
+        }
+
+        private void refuse(ChannelHandlerContext ctx) {
+            closed = true;
+            ctx.writeAndFlush(BAD_REQUEST.duplicate()).addListener(ChannelFutureListener.CLOSE);
         }
 
         /** Writes chunks while the channel is writable; resumes from {@link #channelWritabilityChanged}. */
@@ -140,15 +191,15 @@ public final class BenchBackend {
             while (remaining > 0 && ctx.channel().isWritable()) {
                 int n = (int) Math.min(CHUNK, remaining);
                 remaining -= n;
-                ctx.write(new DefaultHttpContent(LARGE_CHUNK.slice(0, n)));
+                ctx.write(LARGE_CHUNK.slice(0, n), ctx.voidPromise());
             }
-            if (remaining == 0 && requestDone) {
-                requestDone = false;
+            if (remaining == 0) {
                 large = false;
                 if (keepAlive) {
-                    ctx.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT);
+                    ctx.flush();
                 } else {
-                    ctx.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT).addListener(ChannelFutureListener.CLOSE);
+                    closed = true;
+                    ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
                 }
             } else {
                 ctx.flush();
@@ -161,6 +212,52 @@ public final class BenchBackend {
                 stream(ctx);
             }
             ctx.fireChannelWritabilityChanged();
+        }
+
+        private int indexOfLf(int from) {
+            return indexOf(from, (byte) '\n');
+        }
+
+        private int indexOf(int from, byte b) {
+            for (int i = from; i < headLen; i++) {
+                if (head[i] == b) {
+                    return i;
+                }
+            }
+            return headLen;
+        }
+
+        private boolean contains(int from, int to, String what) {
+            outer:
+            for (int i = from; i + what.length() <= to; i++) {
+                for (int j = 0; j < what.length(); j++) {
+                    int c = head[i + j];
+                    if (c >= 'A' && c <= 'Z') {
+                        c += 'a' - 'A';
+                    }
+                    if (c != what.charAt(j)) {
+                        continue outer;
+                    }
+                }
+                return true;
+            }
+            return false;
+        }
+
+        private boolean startsWithIgnoreCase(int at, byte[] lowerName) {
+            if (at + lowerName.length > headLen) {
+                return false;
+            }
+            for (int i = 0; i < lowerName.length; i++) {
+                byte c = head[at + i];
+                if (c >= 'A' && c <= 'Z') {
+                    c += 'a' - 'A';
+                }
+                if (c != lowerName[i]) {
+                    return false;
+                }
+            }
+            return true;
         }
 
         @Override
