@@ -15,6 +15,10 @@ import java.util.List;
  * @param responseTimeout      the response head must arrive within this after the request was sent (else 504)
  * @param idleTimeout          a pooled idle backend connection is closed after this
  * @param maxIdlePerEndpoint   idle connections kept per endpoint per event loop
+ * @param maxConnectionsPerEndpoint open connections per endpoint across all event loops (connecting, in use and
+ *                             idle); 0 for no cap. When set, at least {@code maxIdlePerEndpoint}
+ * @param maxPendingRequests   requests that may wait for a connection while every endpoint is at its cap; beyond,
+ *                             they are refused at once (unused without a cap)
  * @param loadBalancing        how requests are spread over the endpoints
  * @param retries              further endpoints tried when a connection to one cannot be established
  * @param ejection             passive health: when an endpoint is taken out of rotation, and for how long
@@ -27,6 +31,8 @@ public record BackendConfig(
         Duration responseTimeout,
         Duration idleTimeout,
         int maxIdlePerEndpoint,
+        int maxConnectionsPerEndpoint,
+        int maxPendingRequests,
         LoadBalancing loadBalancing,
         int retries,
         EjectionConfig ejection) {
@@ -46,8 +52,22 @@ public record BackendConfig(
         if (maxIdlePerEndpoint < 0) {
             throw new IllegalArgumentException("maxIdlePerEndpoint must be >= 0");
         }
+        if (maxConnectionsPerEndpoint < 0) {
+            throw new IllegalArgumentException("maxConnectionsPerEndpoint must be >= 0");
+        }
+        if (maxConnectionsPerEndpoint > 0 && maxConnectionsPerEndpoint < maxIdlePerEndpoint) {
+            throw new IllegalArgumentException("maxConnectionsPerEndpoint must be >= maxIdlePerEndpoint");
+        }
+        if (maxPendingRequests < 0) {
+            throw new IllegalArgumentException("maxPendingRequests must be >= 0");
+        }
         if (retries < 0) {
             throw new IllegalArgumentException("retries must be >= 0");
         }
+    }
+
+    /** True when {@code max-connections-per-endpoint} caps the connections to each endpoint. */
+    public boolean connectionsCapped() {
+        return maxConnectionsPerEndpoint > 0;
     }
 }

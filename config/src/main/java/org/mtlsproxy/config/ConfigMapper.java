@@ -40,6 +40,8 @@ final class ConfigMapper {
     private static final int MAX_VERIFY_DEPTH = 64;
     private static final int MAX_IDLE_PER_ENDPOINT = 10_000;
     private static final int MAX_RETRIES = 10;
+    private static final int MAX_CONNECTIONS_PER_ENDPOINT = 1_000_000;
+    private static final int MAX_PENDING_REQUESTS = 1_000_000;
     private static final int MAX_CONSECUTIVE_FAILURES = 1_000;
 
     private final ConfigNode.Problems problems;
@@ -498,14 +500,24 @@ final class ConfigMapper {
         Duration connectTimeout = node.duration("connect-timeout");
         Duration responseTimeout = node.duration("response-timeout");
         Duration idleTimeout = node.duration("idle-timeout");
+        int beforeLimits = problems.count();
         int maxIdle = node.integer("max-idle-per-endpoint", 0, MAX_IDLE_PER_ENDPOINT);
+        int maxConnections = node.integer("max-connections-per-endpoint", 0, MAX_CONNECTIONS_PER_ENDPOINT);
+        if (maxConnections > 0 && maxConnections < maxIdle && problems.count() == beforeLimits) {
+            // Idle pooled connections count against the cap: a pool allowed to keep more than the cap is a
+            // contradiction, and the idle connections of one event loop could hold every slot.
+            node.problem("max-connections-per-endpoint", maxConnections + " is below max-idle-per-endpoint ("
+                    + maxIdle + "): idle pooled connections count against the cap (expected: an integer >= "
+                    + maxIdle + ", 0 for no cap, or lower max-idle-per-endpoint to at most " + maxConnections + ")");
+        }
+        int maxPending = node.integer("max-pending-requests", 0, MAX_PENDING_REQUESTS);
         LoadBalancing loadBalancing = loadBalancing(node);
         int retries = node.integer("retries", 0, MAX_RETRIES);
         ConfigNode ejectionNode = node.child("ejection");
         EjectionConfig ejection = ejectionNode == null ? null : ejection(ejectionNode);
         return node.build(before, () -> new BackendConfig(
-                name, endpoints, tls, connectTimeout, responseTimeout, idleTimeout, maxIdle, loadBalancing, retries,
-                ejection));
+                name, endpoints, tls, connectTimeout, responseTimeout, idleTimeout, maxIdle, maxConnections, maxPending,
+                loadBalancing, retries, ejection));
     }
 
     private static LoadBalancing loadBalancing(ConfigNode node) {

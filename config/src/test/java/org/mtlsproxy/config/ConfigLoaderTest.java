@@ -59,7 +59,7 @@ class ConfigLoaderTest {
                 List.of(new HostPort("orders-1.internal", 8443), new HostPort("::1", 9443)),
                 new BackendTlsConfig(dir.resolve("backend-ca.pem"), "orders.internal", Optional.empty(),
                         Optional.empty(), List.of("TLSv1.3", "TLSv1.2")),
-                Duration.ofSeconds(5), Duration.ofSeconds(60), Duration.ofSeconds(60), 32,
+                Duration.ofSeconds(5), Duration.ofSeconds(60), Duration.ofSeconds(60), 32, 0, 1024,
                 LoadBalancing.ROUND_ROBIN, 2,
                 new EjectionConfig(5, Duration.ofSeconds(10), Duration.ofMinutes(5), 50)));
 

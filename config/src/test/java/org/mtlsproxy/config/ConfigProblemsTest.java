@@ -117,6 +117,42 @@ class ConfigProblemsTest {
     }
 
     @Test
+    void connectionCapBelowTheIdlePoolOrNegativeIsReported() {
+        String hocon = TestPki.VALID_CONFIG + """
+                mtls-proxy.backends.orders.max-connections-per-endpoint = 8
+                mtls-proxy.defaults.backend.max-pending-requests = -5
+                """;
+
+        assertThat(problems(hocon)).extracting(ConfigProblem::toString).containsExactlyInAnyOrder(
+                at(hocon, "max-connections-per-endpoint = 8") + ": backends.orders.max-connections-per-endpoint: 8 "
+                        + "is below max-idle-per-endpoint (32): idle pooled connections count against the cap "
+                        + "(expected: an integer >= 32, 0 for no cap, or lower max-idle-per-endpoint to at most 8)",
+                at(hocon, "max-pending-requests = -5") + ": backends.orders.max-pending-requests: -5 is out of range "
+                        + "(expected: an integer in 0..1000000)");
+
+        String negative = TestPki.VALID_CONFIG + "mtls-proxy.backends.orders.max-connections-per-endpoint = -1\n";
+        assertThat(problems(negative)).extracting(ConfigProblem::toString).containsExactly(
+                at(negative, "= -1") + ": backends.orders.max-connections-per-endpoint: -1 is out of range "
+                        + "(expected: an integer in 0..1000000)");
+    }
+
+    @Test
+    void connectionCapAtLeastTheIdlePoolIsAccepted() throws Exception {
+        String hocon = TestPki.VALID_CONFIG + """
+                mtls-proxy.backends.orders { max-connections-per-endpoint = 4, max-idle-per-endpoint = 4 }
+                mtls-proxy.backends.orders.max-pending-requests = 0
+                """;
+
+        BackendConfig orders = ConfigLoader.parse(hocon, dir, SOURCE).backends().get("orders");
+
+        assertThat(orders.maxConnectionsPerEndpoint()).isEqualTo(4);
+        assertThat(orders.connectionsCapped()).isTrue();
+        assertThat(orders.maxPendingRequests()).isZero();
+        assertThat(ConfigLoader.parse(TestPki.VALID_CONFIG, dir, SOURCE).backends().get("orders").connectionsCapped())
+                .isFalse();
+    }
+
+    @Test
     void requiredValuesThatAreMissingAreReportedAtTheElementThatLacksThem() {
         String hocon = """
                 mtls-proxy {

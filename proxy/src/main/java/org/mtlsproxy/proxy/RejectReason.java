@@ -53,6 +53,12 @@ public enum RejectReason {
      * (connection closed).
      */
     BACKEND_TIMEOUT("backend_timeout", false),
+    /**
+     * Every endpoint of the backend is at its max-connections-per-endpoint and the request could not wait for a
+     * connection: the backend's queue (max-pending-requests) was full, or no connection came free within its
+     * connect-timeout (503).
+     */
+    BACKEND_SATURATED("backend_saturated", false),
     /** The backend closed the connection or sent a malformed response before completing it (502). */
     BACKEND_PROTOCOL_ERROR("backend_protocol_error", false),
     /**

@@ -121,6 +121,8 @@ public final class RecordingBackend implements AutoCloseable {
     private final List<Throwable> handshakeFailures = new ArrayList<>();
     private final List<String> negotiatedGroups = new ArrayList<>();
     private final AtomicInteger connectionsAccepted = new AtomicInteger();
+    private final AtomicInteger connectionsOpen = new AtomicInteger();
+    private final AtomicInteger connectionsOpenPeak = new AtomicInteger();
     private final AtomicBoolean closed = new AtomicBoolean();
 
     /**
@@ -282,6 +284,20 @@ public final class RecordingBackend implements AutoCloseable {
     }
 
     /**
+     * The number of connections open now that completed their TLS handshake. (Counted from the handshake rather
+     * than the accept: a client that closes one connection and opens the next may have the new one accepted before
+     * this backend has read the old one's close; the handshake's round trips leave that read time to happen.)
+     */
+    public int connectionsOpen() {
+        return connectionsOpen.get();
+    }
+
+    /** The most {@linkplain #connectionsOpen() handshaken connections} that were open at the same time so far. */
+    public int connectionsOpenPeak() {
+        return connectionsOpenPeak.get();
+    }
+
+    /**
      * The key-exchange group of each successful handshake, in order (BoringSSL names, e.g. {@code X25519MLKEM768};
      * {@code null} under the JDK provider): a snapshot.
      */
@@ -411,6 +427,8 @@ public final class RecordingBackend implements AutoCloseable {
         public void userEventTriggered(ChannelHandlerContext ctx, Object event) {
             if (event instanceof SslHandshakeCompletionEvent handshake) {
                 if (handshake.isSuccess()) {
+                    connectionsOpenPeak.accumulateAndGet(connectionsOpen.incrementAndGet(), Math::max);
+                    ctx.channel().closeFuture().addListener(f -> connectionsOpen.decrementAndGet());
                     peerSubject = peerSubject(ctx);
                     SSLSession session = ctx.pipeline().get(SslHandler.class).engine().getSession();
                     synchronized (negotiatedGroups) {

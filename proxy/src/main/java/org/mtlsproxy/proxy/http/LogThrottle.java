@@ -9,19 +9,19 @@ import java.util.concurrent.atomic.LongAdder;
  * out, so that a persistent fault cannot fill the log while its meter still counts every occurrence. Thread-safe,
  * allocation-free.
  */
-final class LogThrottle {
+public final class LogThrottle {
 
     private final long intervalNanos;
     private final AtomicLong lastLogged;
     private final LongAdder suppressed = new LongAdder();
 
-    LogThrottle(Duration interval) {
+    public LogThrottle(Duration interval) {
         this.intervalNanos = interval.toNanos();
         this.lastLogged = new AtomicLong(System.nanoTime() - intervalNanos);
     }
 
     /** True when a line may be written now; otherwise the occurrence is counted as suppressed. */
-    boolean mayLog() {
+    public boolean mayLog() {
         long now = System.nanoTime();
         long last = lastLogged.get();
         if (now - last >= intervalNanos && lastLogged.compareAndSet(last, now)) {
@@ -32,7 +32,7 @@ final class LogThrottle {
     }
 
     /** The occurrences not logged since the last call, for the line being written. */
-    long suppressed() {
+    public long suppressed() {
         return suppressed.sumThenReset();
     }
 }

@@ -730,6 +730,10 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
+        if (state == State.CONNECTING && route != null) {
+            // The client left while its request waited for a backend connection: leave the backend's queue.
+            route.backend().cancel(this);
+        }
         closing = true;
         releasePending();
         cancelResponseTimeout();
@@ -803,6 +807,11 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
     @Override
     public void failed(RejectReason reason, Throwable cause) {
         if (closing || state != State.CONNECTING) {
+            return;
+        }
+        if (reason == RejectReason.BACKEND_SATURATED) {
+            // Expected under overload, and the backend logs it at most once per interval: no line per request.
+            failExchange(reason, HttpResponseStatus.SERVICE_UNAVAILABLE);
             return;
         }
         List<String> groups = route.backend().config().tls().groups();

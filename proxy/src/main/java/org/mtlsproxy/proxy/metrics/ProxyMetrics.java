@@ -605,6 +605,10 @@ public final class ProxyMetrics {
         private final Map<String, Counter> ejections = new ConcurrentHashMap<>();
         /** Reads the endpoints in rotation of the backend currently in force (a reload replaces it). */
         private final AtomicReference<java.util.function.IntSupplier> healthy = new AtomicReference<>(() -> 0);
+        /** Reads the waiting requests of the backend currently in force. */
+        private final AtomicReference<java.util.function.IntSupplier> pending = new AtomicReference<>(() -> 0);
+        /** Reads the open connections of the backend currently in force. */
+        private final AtomicReference<java.util.function.IntSupplier> open = new AtomicReference<>(() -> 0);
 
         BackendMeters(MeterRegistry registry, String backend) {
             this.registry = registry;
@@ -615,6 +619,13 @@ public final class ProxyMetrics {
                     .tags("backend", backend).register(registry);
             Gauge.builder("mtls_proxy.backend.endpoints.healthy", healthy, h -> h.get().getAsInt())
                     .description("Endpoints of the backend in rotation (not ejected by passive health checking)")
+                    .tags("backend", backend).register(registry);
+            Gauge.builder("mtls_proxy.backend.pending.requests", pending, p -> p.get().getAsInt())
+                    .description("Requests waiting for a backend connection because every endpoint is at its "
+                            + "max-connections-per-endpoint")
+                    .tags("backend", backend).register(registry);
+            Gauge.builder("mtls_proxy.backend.connections.open", open, o -> o.get().getAsInt())
+                    .description("Connections open to the backend's endpoints: being opened, in use and idle")
                     .tags("backend", backend).register(registry);
             this.connected = Counter.builder("mtls_proxy.backend.connections")
                     .description("New TLS connections to backends by outcome")
@@ -670,6 +681,13 @@ public final class ProxyMetrics {
         /** Where the healthy-endpoints gauge reads from: the backend of the configuration in force. */
         public void healthySource(java.util.function.IntSupplier source) {
             healthy.set(source);
+        }
+
+        /** Where the pending-requests and open-connections gauges read from: the backend in force. */
+        public void connectionSources(java.util.function.IntSupplier pendingRequests,
+                java.util.function.IntSupplier openConnections) {
+            pending.set(pendingRequests);
+            open.set(openConnections);
         }
     }
 }

@@ -83,8 +83,9 @@ public final class RuntimeSnapshot {
     /**
      * Compiles {@code config} as a reload of {@code previous} (the running snapshot, or null): state that must not
      * reset on every reload is carried over where its configuration did not change — each route's rate limiter
-     * (same listener, route name and limit: the identities' buckets go on) and each backend's passive health (same
-     * name, endpoints and ejection policy: ejected endpoints stay out). Reloads are frequent (CRL refreshes,
+     * (same listener, route name and limit: the identities' buckets go on), each backend's passive health (same
+     * name, endpoints and ejection policy: ejected endpoints stay out) and its connection counts per endpoint (same
+     * name and endpoints: max-connections-per-endpoint holds across the reload). Reloads are frequent (CRL refreshes,
      * certificate rotation); without this, each one would give every client a full burst and every ejected
      * endpoint a new chance.
      *
@@ -110,7 +111,9 @@ public final class RuntimeSnapshot {
             }
             SslContext ctx = named("backend", b.name(), () -> SslContextFactory.forBackend(b.tls()));
             addBackendCertificates(b, certificates);
-            Backend backend = new Backend(b, ctx, metrics.backend(b.name()), transport, material);
+            // A replaced backend with the same endpoints shares its connection counts: its connections still
+            // open count against the new one's max-connections-per-endpoint until they close.
+            Backend backend = new Backend(b, ctx, metrics.backend(b.name()), transport, material, before);
             if (before != null) {
                 backend.inheritHealth(before);
             }

@@ -15,7 +15,9 @@ import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.ssl.SslHandshakeTimeoutException;
+import io.netty.util.concurrent.ScheduledFuture;
 import java.net.InetSocketAddress;
+import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.List;
 import java.util.Map;
@@ -28,6 +30,7 @@ import org.mtlsproxy.config.BackendConfig;
 import org.mtlsproxy.config.HostPort;
 import org.mtlsproxy.config.LoadBalancing;
 import org.mtlsproxy.proxy.RejectReason;
+import org.mtlsproxy.proxy.http.LogThrottle;
 import org.mtlsproxy.proxy.metrics.ProxyMetrics.BackendMeters;
 import org.mtlsproxy.proxy.transport.IdleTimeoutHandler;
 import org.mtlsproxy.proxy.transport.Transport;
@@ -50,6 +53,15 @@ import org.slf4j.LoggerFactory;
  * sent, so it is retried on another endpoint, up to {@code retries} times, all attempts within
  * {@code connect-timeout}. The caller only sees the final {@link AcquireCallback#acquired} or
  * {@link AcquireCallback#failed}.
+ *
+ * <p>Connections per endpoint ({@link ConnectionLimiter}): every connection counts from its connect attempt until
+ * its channel closes (or the attempt fails), whether in use or idle, across all event loops. With
+ * {@code max-connections-per-endpoint} set, a request that needs a new connection while its endpoint is at the cap
+ * takes another endpoint in rotation with an idle connection on this loop or room; with none, it waits in the
+ * backend's FIFO queue (at most {@code max-pending-requests}, at most {@code connect-timeout}) and otherwise fails
+ * as {@link RejectReason#BACKEND_SATURATED}. While requests wait, a released connection goes to a waiter on its
+ * own loop (no new handshake) or is closed so that its slot goes to the oldest waiter, and the pools of the other
+ * loops each close one idle connection per newly queued request. Reusing a pooled connection touches no counter.
  */
 public final class Backend {
 
@@ -67,6 +79,12 @@ public final class Backend {
     private final String materialFingerprint;
     /** Resolves host-name endpoints off the event loops, within the connect-timeout. */
     private final BackendResolver resolver;
+    /** Connections per endpoint and the requests waiting for one; shared with the backend this one replaced. */
+    private final ConnectionLimiter limiter;
+    /** max-connections-per-endpoint; 0: no cap. */
+    private final int cap;
+    /** One warning per interval while requests are refused for saturation. */
+    private final LogThrottle saturationLog = new LogThrottle(Duration.ofSeconds(10));
     private volatile boolean closed;
 
     /**
@@ -75,6 +93,19 @@ public final class Backend {
      */
     public Backend(BackendConfig config, SslContext sslContext, BackendMeters meters, Transport transport,
             String materialFingerprint) {
+        this(config, sslContext, meters, transport, materialFingerprint, null);
+    }
+
+    /**
+     * @param materialFingerprint identifies the bytes of the TLS files {@code sslContext} was built from: a reload
+     *                            with the same config and fingerprint keeps this backend
+     * @param replaced            the running backend of the same name this one replaces on a reload, or null: when
+     *                            it has the same endpoints, their connection counts (and requests waiting for a
+     *                            connection) are shared, so its connections still open count against the cap until
+     *                            they close; nothing of {@code replaced} changes
+     */
+    public Backend(BackendConfig config, SslContext sslContext, BackendMeters meters, Transport transport,
+            String materialFingerprint, Backend replaced) {
         this.materialFingerprint = requireNonNull(materialFingerprint, "materialFingerprint");
         this.resolver = BackendResolver.withLimit(config.connectTimeout());
         this.config = requireNonNull(config, "config");
@@ -90,6 +121,10 @@ public final class Backend {
         }
         this.health = new EndpointHealth(endpoints.size(), config.ejection(), System::nanoTime, new HealthEvents());
         meters.healthySource(health::healthyCount);
+        this.cap = config.maxConnectionsPerEndpoint();
+        this.limiter = replaced != null && replaced.endpoints.equals(endpoints)
+                ? replaced.limiter : new ConnectionLimiter(endpoints.size());
+        meters.connectionSources(limiter::pending, limiter::openTotal);
     }
 
     public String name() {
@@ -122,6 +157,16 @@ public final class Backend {
         return outstanding[index].get();
     }
 
+    /** Connections open to endpoint {@code index} now: being opened, in use and idle, on every event loop. */
+    public int openConnections(int index) {
+        return limiter.open(index);
+    }
+
+    /** Requests waiting for a connection now (every endpoint at max-connections-per-endpoint). */
+    public int pendingRequests() {
+        return limiter.pending();
+    }
+
     /** Endpoints in rotation (not ejected). */
     public int healthyEndpoints() {
         return health.healthyCount();
@@ -142,15 +187,37 @@ public final class Backend {
         new Acquisition(loop, pool, forceNew, callback).attempt();
     }
 
-    /** One request's search for a connection: the first attempt and its retries. Confined to {@code loop}. */
-    private final class Acquisition {
+    /**
+     * Takes {@code callback}'s request out of the queue of requests waiting for a connection, if it is there (its
+     * client went away). Call on the loop the request was made on.
+     */
+    public void cancel(AcquireCallback callback) {
+        if (limiter.pending() == 0) {
+            return;
+        }
+        ConnectionLimiter.Waiter w = limiter.removeFirst(x -> x instanceof Acquisition a && a.callback == callback);
+        if (w != null) {
+            ((Acquisition) w).stopWaiting();
+        }
+    }
+
+    /**
+     * One request's search for a connection: the first attempt, its retries, and its wait for a slot when every
+     * endpoint is at its cap. Confined to {@code loop}, except {@link #granted} and the limiter's calls.
+     */
+    private final class Acquisition implements ConnectionLimiter.Waiter {
         private final EventLoop loop;
         private final LoopPool pool;
         private final boolean forceNew;
         private final AcquireCallback callback;
-        private final long deadline;
+        private long deadline;
         private final boolean[] tried = new boolean[endpoints.size()];
         private int retriesLeft = config.retries();
+        /** The last failed attempt's reason and cause, for a retry that finds no endpoint with room. */
+        private RejectReason lastReason;
+        private Throwable lastCause;
+        /** While queued for a slot: the connect-timeout clock of the wait. */
+        private ScheduledFuture<?> waitTimer;
 
         Acquisition(EventLoop loop, LoopPool pool, boolean forceNew, AcquireCallback callback) {
             this.loop = loop;
@@ -160,25 +227,167 @@ public final class Backend {
             this.deadline = System.nanoTime() + config.connectTimeout().toNanos();
         }
 
-        /** Chooses an endpoint not tried yet (there is always one on the first attempt) and gets a connection. */
+        /**
+         * Chooses an endpoint not tried yet (there is always one on the first attempt) and gets a connection: a
+         * pooled one, else a new one if the endpoint has room, else another endpoint's, else it waits.
+         */
         void attempt() {
             int index = choose(pool, tried);
-            outstanding[index].incrementAndGet();
             // The endpoint is chosen first (as nginx's upstream keepalive does), then an idle connection to it is
             // reused if there is one: load spreads even when every client reuses connections.
             if (!forceNew) {
                 BackendConnection idle = pool.poll(index);
                 if (idle != null) {
-                    meters.reused();
-                    idle.startFlight();
-                    callback.acquired(idle);
+                    handOut(index, idle);
                     return;
                 }
             }
-            connect(index);
+            if (limiter.tryAcquire(index, cap)) {
+                connect(index);
+                return;
+            }
+            // The chosen endpoint is at its cap (or requests already wait): any other endpoint in rotation with an
+            // idle connection on this loop or room for a new one, before waiting.
+            int n = endpoints.size();
+            boolean onlyInRotation = health.available(index);
+            for (int k = 1; k < n; k++) {
+                int i = (index + k) % n;
+                if (tried[i] || (onlyInRotation && !health.available(i))) {
+                    continue;
+                }
+                if (!forceNew) {
+                    BackendConnection idle = pool.poll(i);
+                    if (idle != null) {
+                        handOut(i, idle);
+                        return;
+                    }
+                }
+                if (limiter.tryAcquire(i, cap)) {
+                    connect(i);
+                    return;
+                }
+            }
+            if (lastReason != null) {
+                // A retry never waits: the request already spent part of its connect-timeout on a failed endpoint.
+                callback.failed(lastReason, lastCause);
+                return;
+            }
+            waitForSlot();
         }
 
+        private void handOut(int index, BackendConnection idle) {
+            outstanding[index].incrementAndGet();
+            meters.reused();
+            idle.startFlight();
+            callback.acquired(idle);
+        }
+
+        /** Every endpoint is at its cap: queue for a slot, at most connect-timeout, or refuse when the queue is full. */
+        private void waitForSlot() {
+            long waitMillis = Math.max(1, remainingMillis());
+            try {
+                waitTimer = loop.schedule(this::waitedTooLong, waitMillis, TimeUnit.MILLISECONDS);
+            } catch (RejectedExecutionException e) {
+                saturated("shutting down");
+                return;
+            }
+            if (!limiter.enqueue(this, config.maxPendingRequests())) {
+                waitTimer.cancel(false);
+                waitTimer = null;
+                saturated("every endpoint at max-connections-per-endpoint " + cap + " and max-pending-requests "
+                        + config.maxPendingRequests() + " waiting");
+                return;
+            }
+            shedIdleElsewhere(loop);
+        }
+
+        private void waitedTooLong() {
+            waitTimer = null;
+            if (limiter.remove(this)) {
+                saturated("no connection came free within connect-timeout "
+                        + config.connectTimeout().toMillis() + " ms");
+            }
+            // Else a slot was granted meanwhile: its task is on the way.
+        }
+
+        Backend owner() {
+            return Backend.this;
+        }
+
+        /** Out of the queue without a slot: its client left. */
+        void stopWaiting() {
+            if (waitTimer != null) {
+                waitTimer.cancel(false);
+                waitTimer = null;
+            }
+        }
+
+        private void saturated(String detail) {
+            if (saturationLog.mayLog()) {
+                LOG.atWarn()
+                        .addKeyValue("backend", config.name())
+                        .addKeyValue("max_connections_per_endpoint", cap)
+                        .addKeyValue("pending", limiter.pending())
+                        .addKeyValue("max_pending_requests", config.maxPendingRequests())
+                        .addKeyValue("detail", detail)
+                        .addKeyValue("suppressed", saturationLog.suppressed())
+                        .log("backend saturated: requests refused with 503");
+            }
+            callback.failed(RejectReason.BACKEND_SATURATED, new BackendSaturatedException(detail));
+        }
+
+        @Override
+        public int cap() {
+            return cap;
+        }
+
+        @Override
+        public boolean accepts(int endpoint) {
+            // Waiters are first attempts (retries never wait): every endpoint is untried. In rotation if any is.
+            return health.available(endpoint) || health.healthyCount() == 0;
+        }
+
+        @Override
+        public void granted(int endpoint) {
+            try {
+                loop.execute(() -> onGranted(endpoint));
+            } catch (RejectedExecutionException e) {
+                limiter.release(endpoint);
+            }
+        }
+
+        private void onGranted(int endpoint) {
+            stopWaiting();
+            if (!callback.stillWaiting()) {
+                limiter.release(endpoint);
+                return;
+            }
+            if (!forceNew) {
+                BackendConnection idle = pool.poll(endpoint);
+                if (idle != null) {
+                    limiter.release(endpoint);
+                    handOut(endpoint, idle);
+                    return;
+                }
+            }
+            // The wait is over; the connection gets its own connect-timeout, as after no wait.
+            deadline = System.nanoTime() + config.connectTimeout().toNanos();
+            connect(endpoint);
+        }
+
+        /** A connection released on this loop while this request waits: take it over, slot and all. */
+        void takeOver(BackendConnection connection) {
+            stopWaiting();
+            if (!callback.stillWaiting()) {
+                release(connection, true);
+                return;
+            }
+            handOut(connection.index(), connection);
+        }
+
+        /** Connects to {@code index}, whose slot in the limiter this attempt holds. */
         private void connect(int index) {
+            outstanding[index].incrementAndGet();
             long start = System.nanoTime();
             int timeoutMillis = Math.max(1, remainingMillis());
             HostPort endpoint = endpoints.get(index);
@@ -211,14 +420,18 @@ public final class Backend {
                     InetSocketAddress.createUnresolved(endpoint.host(), endpoint.port()));
             connect.addListener((ChannelFuture f) -> {
                 if (!f.isSuccess()) {
+                    limiter.release(index);
                     failed(index, f.cause() instanceof ConnectTimeoutException
                             ? RejectReason.BACKEND_TIMEOUT : RejectReason.BACKEND_CONNECT_FAILED, f.cause());
                     return;
                 }
                 Channel ch = f.channel();
+                // From here the slot is given back when the channel closes, whatever closes it (TLS failure,
+                // the backend, an error, the idle timer, a replaced backend's close): exactly once.
                 ch.closeFuture().addListener(cf -> {
                     removeIdle(loop, connection);
                     connection.endFlight();
+                    limiter.release(index);
                 });
                 ch.pipeline().get(SslHandler.class).handshakeFuture().addListener(hf -> {
                     if (hf.isSuccess()) {
@@ -239,6 +452,8 @@ public final class Backend {
             meters.failed(reason);
             endpointFailed(index, loop);
             tried[index] = true;
+            lastReason = reason;
+            lastCause = cause;
             if (retriesLeft > 0 && !closed && remainingMillis() > 0 && callback.stillWaiting()
                     && choosable(tried)) {
                 retriesLeft--;
@@ -260,6 +475,28 @@ public final class Backend {
             long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
             return (int) Math.max(0, Math.min(Integer.MAX_VALUE, left));
         }
+    }
+
+    /**
+     * Requests wait for a slot, so idle connections elsewhere hold slots that they need: each other loop's pool
+     * closes one idle connection to an endpoint at its cap, if requests still wait when its task runs. The slot
+     * goes to the oldest waiter as the channel closes. (At most one per loop per queued request: a few more may
+     * close than there are waiters; they are idle, and only while the backend is saturated.)
+     */
+    private void shedIdleElsewhere(EventLoop loop) {
+        pools.forEach((other, pool) -> {
+            if (other != loop) {
+                try {
+                    other.execute(() -> {
+                        if (limiter.pending() > 0) {
+                            pool.closeOneIdle(limiter, cap);
+                        }
+                    });
+                } catch (RejectedExecutionException e) {
+                    // Shutting down.
+                }
+            }
+        });
     }
 
     /**
@@ -379,6 +616,20 @@ public final class Backend {
             }
             return;
         }
+        if (limiter.pending() > 0) {
+            // Requests wait for a slot: this connection goes to one waiting on its loop, or makes room by closing.
+            EventLoop loop = ch.eventLoop();
+            int index = connection.index();
+            ConnectionLimiter.Waiter w = limiter.removeFirst(
+                    x -> x instanceof Acquisition a && a.owner() == this && a.loop == loop && a.accepts(index));
+            if (w == null) {
+                ch.close();
+                return;
+            }
+            ch.config().setAutoRead(true);
+            ((Acquisition) w).takeOver(connection);
+            return;
+        }
         ch.config().setAutoRead(true);
         LoopPool pool = pools.get(ch.eventLoop());
         if (pool == null || !pool.offer(connection.index(), connection, config.maxIdlePerEndpoint())) {
@@ -438,6 +689,20 @@ public final class Backend {
 
         void remove(int endpoint, BackendConnection c) {
             idle[endpoint].remove(c);
+        }
+
+        /** Closes the least recently used idle connection to an endpoint at {@code cap}, if there is one. */
+        void closeOneIdle(ConnectionLimiter limiter, int cap) {
+            for (int e = 0; e < idle.length; e++) {
+                if (cap > 0 && limiter.open(e) < cap) {
+                    continue;
+                }
+                BackendConnection c = idle[e].pollFirst();
+                if (c != null) {
+                    c.channel().close();
+                    return;
+                }
+            }
         }
 
         void closeAll() {

@@ -143,7 +143,7 @@ class SslContextFactoryGroupsTest {
                 new BackendConfig(b.name(), b.endpoints(), new BackendTlsConfig(bt.caBundle(), bt.serverName(),
                         bt.certificateChain(), bt.privateKey(), bt.protocols(), List.of("X25519")),
                         b.connectTimeout(), b.responseTimeout(), b.idleTimeout(), b.maxIdlePerEndpoint(),
-                        b.loadBalancing(), b.retries(), b.ejection())),
+                        b.maxConnectionsPerEndpoint(), b.maxPendingRequests(), b.loadBalancing(), b.retries(), b.ejection())),
                 valid.identityHeader(), valid.admin(), valid.shutdown(), valid.reload(), valid.expiry(),
                 valid.source());
 
