@@ -89,6 +89,14 @@ public final class Backend {
             ejectionCounters[i] = meters.ejections(endpoints.get(i).toString());
         }
         this.health = new EndpointHealth(endpoints.size(), config.ejection(), System::nanoTime, new HealthEvents());
+    }
+
+    /**
+     * Points the backend's {@code endpoints_healthy} gauge at this backend. Called when its snapshot goes into
+     * force, not on construction: a snapshot whose reload failed must not take the gauge (nor keep itself
+     * reachable through it) from the backend still serving.
+     */
+    public void publishHealth() {
         meters.healthySource(health::healthyCount);
     }
 
@@ -393,7 +401,15 @@ public final class Backend {
         }
     }
 
-    /** Closes every pooled idle connection and refuses to pool more (shutdown, or a replaced snapshot). */
+    /** True once {@link #close} was called. */
+    public boolean isClosed() {
+        return closed;
+    }
+
+    /**
+     * Closes every pooled idle connection and refuses to pool more (shutdown, a replaced snapshot, or one whose
+     * reload failed).
+     */
     public void close() {
         closed = true;
         pools.forEach((loop, pool) -> loop.execute(pool::closeAll));
