@@ -1234,15 +1234,13 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
         if (!ACCESS.isInfoEnabled()) {
             return;
         }
-        SslHandler ssl = connection().pipeline().get(SslHandler.class);
-        String protocol = ssl == null ? "" : ssl.engine().getSession().getProtocol();
-        String cipher = ssl == null ? "" : ssl.engine().getSession().getCipherSuite();
-        Long hs = connection().attr(ConnectionAttributes.HANDSHAKE_NANOS).get();
+        // Read once per connection by the handshake stage; HTTP/2 streams share their connection's.
+        ConnectionAttributes.TlsFacts tls = ConnectionAttributes.TlsFacts.of(connection());
         LoggingEventBuilder line = ACCESS.atInfo()
                 .addKeyValue("listener", listener.name())
                 .addKeyValue("remote", remoteIp)
-                .addKeyValue("tls", protocol)
-                .addKeyValue("cipher", cipher)
+                .addKeyValue("tls", tls.protocol())
+                .addKeyValue("cipher", tls.cipher())
                 .addKeyValue("http", client instanceof Http2StreamChannel ? "h2" : "http/1.1")
                 .addKeyValue("identity", identity == null ? "" : identity.displayName())
                 .addKeyValue("method", request == null ? "" : request.method().name())
@@ -1258,7 +1256,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
                 .addKeyValue("bytes_in", bytesIn)
                 .addKeyValue("bytes_out", bytesOut)
                 .addKeyValue("upstream", upstream == null ? "" : upstream.endpoint().toString())
-                .addKeyValue("handshake_ms", hs == null ? 0 : hs / 1_000_000.0)
+                .addKeyValue("handshake_ms", tls.handshakeMillis())
                 .addKeyValue("duration_ms", (System.nanoTime() - startNanos) / 1_000_000.0)
                 .log(note == null ? "request" : note);
     }
