@@ -475,8 +475,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
         status = resp.status().code();
         responseStarted = true;
         responseDone = true;
-        route.meters().completed(status, System.nanoTime() - startNanos);
-        logAccess(null);
+        finishExchangeLine(null);
         BackendConnection u = upstream;
         upstream = null;
         exchangeActive = false;
@@ -739,7 +738,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
         }
         if (exchangeActive) {
             if (failure == null && !responseDone) {
-                logAccess("client closed the connection");
+                finishExchangeLine("client closed the connection");
             }
             exchangeActive = false;
         }
@@ -1076,7 +1075,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
             decisionText = detail;
             clientKeepAlive = false;
             cancelResponseTimeout();
-            logAccess(null);
+            finishExchangeLine(null);
             exchangeActive = false;
         }
         discardUpstream();
@@ -1153,11 +1152,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
     }
 
     private void endExchange() {
-        long nanos = System.nanoTime() - startNanos;
-        if (route != null) {
-            route.meters().completed(status, nanos);
-        }
-        logAccess(null);
+        finishExchangeLine(null);
         cancelResponseTimeout();
         if (upstream != null) {
             BackendConnection u = upstream;
@@ -1229,7 +1224,22 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
 
     // ---------------------------------------------------------------- logging
 
-    private void logAccess(String note) {
+    /**
+     * The end of an exchange, however it ended (completed, rejected by us, cut short, abandoned by the client):
+     * counted in the route's requests and request duration with the status and duration its access-log line
+     * gives, then that one line written. Every exchange ends here exactly once, so the requests count and the
+     * access log agree (an exchange without a route, e.g. {@code no_route}, is counted on the listener's
+     * rejections only, as it has no route tag).
+     */
+    private void finishExchangeLine(String note) {
+        long nanos = System.nanoTime() - startNanos;
+        if (route != null) {
+            route.meters().completed(status, nanos);
+        }
+        logAccess(note, nanos);
+    }
+
+    private void logAccess(String note, long nanos) {
         listener.meters().bytes(bytesIn, bytesOut);
         if (!ACCESS.isInfoEnabled()) {
             return;
@@ -1257,7 +1267,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
                 .addKeyValue("bytes_out", bytesOut)
                 .addKeyValue("upstream", upstream == null ? "" : upstream.endpoint().toString())
                 .addKeyValue("handshake_ms", tls.handshakeMillis())
-                .addKeyValue("duration_ms", (System.nanoTime() - startNanos) / 1_000_000.0)
+                .addKeyValue("duration_ms", nanos / 1_000_000.0)
                 .log(note == null ? "request" : note);
     }
 }
