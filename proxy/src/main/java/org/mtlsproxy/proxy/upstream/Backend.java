@@ -60,6 +60,11 @@ public final class Backend {
     private final BackendMeters meters;
     private final Transport transport;
     private final List<HostPort> endpoints;
+    /**
+     * Per endpoint, its address when the endpoint is an IP literal (parsed once here, not for every new
+     * connection), or null for a host name, which is looked up for every new connection (DNS may change).
+     */
+    private final InetSocketAddress[] literalAddresses;
     private final Map<EventLoop, LoopPool> pools = new ConcurrentHashMap<>();
     private final AtomicInteger[] outstanding;
     private final Counter[] ejectionCounters;
@@ -82,6 +87,7 @@ public final class Backend {
         this.meters = requireNonNull(meters, "meters");
         this.transport = requireNonNull(transport, "transport");
         this.endpoints = config.endpoints();
+        this.literalAddresses = literalAddresses(endpoints);
         this.outstanding = new AtomicInteger[endpoints.size()];
         this.ejectionCounters = new Counter[endpoints.size()];
         for (int i = 0; i < endpoints.size(); i++) {
@@ -215,8 +221,10 @@ public final class Backend {
                             p.addLast("backend", connection);
                         }
                     });
-            ChannelFuture connect = bootstrap.connect(
-                    InetSocketAddress.createUnresolved(endpoint.host(), endpoint.port()));
+            // A resolved address (an IP literal) connects at once: Bootstrap skips the resolver for it.
+            InetSocketAddress literal = literalAddresses[index];
+            ChannelFuture connect = bootstrap.connect(literal != null ? literal
+                    : InetSocketAddress.createUnresolved(endpoint.host(), endpoint.port()));
             connect.addListener((ChannelFuture f) -> {
                 if (!f.isSuccess()) {
                     failed(index, f.cause() instanceof ConnectTimeoutException
@@ -312,6 +320,17 @@ public final class Backend {
             }
         }
         return false;
+    }
+
+    /** Per endpoint: its resolved address when it is an IP literal, else null (see {@link #literalAddresses}). */
+    static InetSocketAddress[] literalAddresses(List<HostPort> endpoints) {
+        InetSocketAddress[] addresses = new InetSocketAddress[endpoints.size()];
+        for (int i = 0; i < addresses.length; i++) {
+            HostPort e = endpoints.get(i);
+            java.net.InetAddress ip = BackendResolver.literal(e.host());
+            addresses[i] = ip == null ? null : new InetSocketAddress(ip, e.port());
+        }
+        return addresses;
     }
 
     /** A response head arrived on a connection to endpoint {@code index}. */
