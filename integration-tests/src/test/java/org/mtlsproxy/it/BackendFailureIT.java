@@ -175,6 +175,8 @@ class BackendFailureIT {
             assertThat(log.lines()).filteredOn(l -> "/truncated".equals(l.get("path"))).hasSize(1);
             assertThat(proxy.counter("mtls_proxy.request.rejections", "listener", ProxyFixture.LISTENER,
                     "route", "all", "reason", "backend_response_incomplete")).isEqualTo(1);
+            // and it is one request, counted with the status it logged, and timed, like a completed one
+            assertCountedOnce(proxy, "2xx");
         }
     }
 
@@ -201,7 +203,77 @@ class BackendFailureIT {
             assertThat(log.lines()).filteredOn(l -> "/truncated-h2".equals(l.get("path"))).hasSize(1);
             assertThat(proxy.counter("mtls_proxy.request.rejections", "listener", ProxyFixture.LISTENER,
                     "route", "all", "reason", "backend_response_incomplete")).isEqualTo(1);
+            assertCountedOnce(proxy, "2xx");
         }
+    }
+
+    @Test
+    void aRequestTheClientAbandonsBeforeTheAnswerIsLoggedAndCountedWithoutAStatus() throws Exception {
+        java.util.concurrent.CountDownLatch received = new java.util.concurrent.CountDownLatch(1);
+        try (AccessLog log = new AccessLog();
+                RawTls.ScriptedBackend backend = new RawTls.ScriptedBackend((i, s, in, out) -> {
+                    MalformedTrafficIT.readHead(in);
+                    received.countDown();
+                    Thread.sleep(3000); // never answers in time
+                });
+                ProxyFixture proxy = ProxyFixture.builder().backend("b", backend.port())
+                        .route("all", null, "/", "b", ALLOW_GOOD).start()) {
+            // Given a request the backend is working on
+            try (RawTls.Client client = new RawTls.Client(proxy.port(), PKI.goodClient())) {
+                client.send("GET /abandoned HTTP/1.1\r\nHost: x\r\n\r\n");
+                assertThat(received.await(5, TimeUnit.SECONDS)).isTrue();
+            } // When the client leaves
+
+            // Then its one line says so, with no status sent, and it is counted as such
+            Map<String, String> line = log.forPath("/abandoned").get(0);
+            assertThat(line).containsEntry("message", "client closed the connection").containsEntry("status", "0")
+                    .containsEntry("route", "all");
+            assertCountedOnce(proxy, "none");
+        }
+    }
+
+    @Test
+    void completedAndLocallyRefusedRequestsAreCountedOnceEach() throws Exception {
+        try (RecordingBackend backend = RecordingBackend.start(PKI.backendServer());
+                ProxyFixture proxy = ProxyFixture.builder().backend("b", backend.port())
+                        .route("all", null, "/", "b", ALLOW_GOOD).start()) {
+            try (TestHttpClient client = proxy.client(PKI.goodClient())) {
+                assertThat(client.get("/ok").status()).isEqualTo(200);
+            }
+            assertCountedOnce(proxy, "2xx");
+            try (TestHttpClient other = proxy.client(PKI.otherClient())) {
+                assertThat(other.get("/denied").status()).isEqualTo(403);
+            }
+            org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(5))
+                    .until(() -> requestsOfRouteAll(proxy) == 2 && timedOfRouteAll(proxy) == 2);
+            assertThat(proxy.counter("mtls_proxy.requests", "listener", ProxyFixture.LISTENER, "route", "all",
+                    "status_class", "4xx")).isEqualTo(1);
+        }
+    }
+
+    /**
+     * The route's only exchange is counted once in mtls_proxy_requests_total, with {@code statusClass}, and timed
+     * once (the line is written as it is counted; a little later nothing more was added).
+     */
+    private static void assertCountedOnce(ProxyFixture proxy, String statusClass) throws InterruptedException {
+        org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(5))
+                .until(() -> requestsOfRouteAll(proxy) >= 1);
+        Thread.sleep(200);
+        assertThat(proxy.counter("mtls_proxy.requests", "listener", ProxyFixture.LISTENER, "route", "all",
+                "status_class", statusClass)).isEqualTo(1);
+        assertThat(requestsOfRouteAll(proxy)).isEqualTo(1);
+        assertThat(timedOfRouteAll(proxy)).isEqualTo(1);
+    }
+
+    private static double requestsOfRouteAll(ProxyFixture proxy) {
+        return proxy.metrics().registry().find("mtls_proxy.requests").tags("route", "all").counters().stream()
+                .mapToDouble(io.micrometer.core.instrument.Counter::count).sum();
+    }
+
+    private static long timedOfRouteAll(ProxyFixture proxy) {
+        io.micrometer.core.instrument.Timer t = proxy.metrics().registry().find("mtls_proxy.request.duration")
+                .tags("route", "all").timer();
+        return t == null ? 0 : t.count();
     }
 
     @Test

@@ -52,6 +52,8 @@ final class H2Client implements AutoCloseable {
     private final EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
     private final Channel channel;
     private final String protocol;
+    private final String tlsProtocol;
+    private final String cipherSuite;
 
     /**
      * Connects to {@code port} presenting {@code identity}, sending SNI {@code sni} and offering {@code alpn}.
@@ -87,9 +89,21 @@ final class H2Client implements AutoCloseable {
             SslHandler handler = channel.pipeline().get(SslHandler.class);
             handler.handshakeFuture().sync();
             protocol = handler.applicationProtocol();
+            tlsProtocol = handler.engine().getSession().getProtocol();
+            cipherSuite = handler.engine().getSession().getCipherSuite();
         } finally {
             ReferenceCountUtil.release(ssl);
         }
+    }
+
+    /** The negotiated TLS protocol version, e.g. TLSv1.3. */
+    String tlsProtocol() {
+        return tlsProtocol;
+    }
+
+    /** The negotiated cipher suite. */
+    String cipherSuite() {
+        return cipherSuite;
     }
 
     /** The ALPN protocol the server selected, or null. */

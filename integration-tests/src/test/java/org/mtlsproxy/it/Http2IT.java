@@ -60,6 +60,21 @@ class Http2IT {
     }
 
     @Test
+    void everyStreamsAccessLogLineNamesItsConnectionsTlsProtocolCipherAndHandshakeTime() throws Exception {
+        try (AccessLog log = new AccessLog(); H2Client client = h2(PKI.goodClient())) {
+            assertThat(client.get("/h2-tls-1", SNI).status()).isEqualTo(200);
+            assertThat(client.get("/h2-tls-2", SNI).status()).isEqualTo(200);
+
+            List<Map<String, String>> lines = log.await(2, l -> String.valueOf(l.get("path")).startsWith("/h2-tls-"));
+            assertThat(lines).hasSize(2).allSatisfy(l -> assertThat(l).containsEntry("http", "h2")
+                    .containsEntry("tls", client.tlsProtocol()).containsEntry("cipher", client.cipherSuite()));
+            assertThat(client.cipherSuite()).isNotBlank();
+            assertThat(Double.parseDouble(lines.get(0).get("handshake_ms"))).isPositive();
+            assertThat(lines.get(1).get("handshake_ms")).isEqualTo(lines.get(0).get("handshake_ms"));
+        }
+    }
+
+    @Test
     void manyConcurrentStreamsOnOneConnectionAreAuthorizedEachOnTheirOwn() throws Exception {
         try (H2Client client = h2(PKI.goodClient())) {
             assertThat(client.protocol()).isEqualTo("h2");

@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.IOException;
 import java.math.BigInteger;
+import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -28,6 +30,13 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.mtlsproxy.config.ConfigLoader;
+import org.mtlsproxy.proxy.runtime.RuntimeSnapshot;
+import org.mtlsproxy.proxy.server.ProxyServer;
+import org.mtlsproxy.proxy.server.Reloader;
+import org.mtlsproxy.proxy.transport.Transport;
 import org.mtlsproxy.testing.RecordingBackend;
 import org.mtlsproxy.testing.TestHttpClient;
 import org.mtlsproxy.testing.TestPki;
@@ -41,6 +50,9 @@ class ReloadIT {
     private static final TestPki PKI = TestPki.get();
     private static final String FAST_RELOAD = "mtls-proxy.reload { debounce = 200ms, check-interval = 1s }";
     private static final String ALLOW_ANY = "{ spiffe-id = \"spiffe://test.local/**\" }";
+    /** Reloads only when the test asks. */
+    private static final String MANUAL_RELOAD = "mtls-proxy.reload { watch = false, check-interval = 1h }";
+    private static final String LISTENER_BIND = "bind = \"127.0.0.1:0\"";
 
     @TempDir
     Path dir;
@@ -291,5 +303,102 @@ class ReloadIT {
                     .until(() -> servedSerial(proxy).equals(rotated.serialNumber()));
             assertThat(rotated.serialNumber()).isNotEqualTo(original);
         }
+    }
+
+    @Test
+    void aReloadThatCannotBindClosesTheBackendsItBuiltAndKeepsTheRunningOnes() throws Exception {
+        try (RecordingBackend other = RecordingBackend.start(PKI.backendServer());
+                ServerSocket taken = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+                ProxyFixture proxy = proxy().backend("kept", other.port()).set(MANUAL_RELOAD)
+                        .route("k", null, "/kept/", "kept", ALLOW_ANY).route("r", null, "/", "b", ALLOW_ANY).start();
+                TestHttpClient client = proxy.client(PKI.goodClient())) {
+            assertThat(client.get("/before").status()).isEqualTo(200);
+            RuntimeSnapshot running = proxy.server().snapshot();
+
+            // Given: a reload, built as the Reloader builds it, that rebuilds backend b (another response-timeout),
+            // carries backend kept over unchanged, and moves the listener to a port another process holds.
+            Files.writeString(proxy.configFile(), Files.readString(proxy.configFile())
+                    .replaceFirst(java.util.regex.Pattern.quote(LISTENER_BIND), takenBind(taken))
+                    + "\nmtls-proxy.backends.b.response-timeout = 29s\n");
+            RuntimeSnapshot next = RuntimeSnapshot.build(ConfigLoader.load(proxy.configFile()), proxy.metrics(),
+                    Transport.best(), proxy.server().sessionTickets(), running);
+            assertThat(next.backendOrNull("b")).isNotSameAs(running.backendOrNull("b"));
+            assertThat(next.backendOrNull("kept")).isSameAs(running.backendOrNull("kept"));
+
+            // When: applying it fails
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> proxy.server().apply(next))
+                    .isInstanceOf(ProxyServer.StartupException.class).hasMessageContaining("cannot bind");
+
+            // Then: exactly the backend it built anew is closed; the running snapshot and its backends serve on
+            assertThat(next.backendOrNull("b").isClosed()).isTrue();
+            assertThat(running.backendOrNull("b").isClosed()).isFalse();
+            assertThat(running.backendOrNull("kept").isClosed()).isFalse();
+            assertThat(proxy.server().snapshot()).isSameAs(running);
+            assertThat(client.get("/after").status()).isEqualTo(200);
+            try (TestHttpClient fresh = proxy.client(PKI.goodClient())) {
+                assertThat(fresh.get("/kept/after").status()).isEqualTo(200);
+                assertThat(fresh.get("/after").status()).isEqualTo(200);
+            }
+            // b's pooled connection served every request: the running backend, not a new one.
+            assertThat(proxy.counter("mtls_proxy.backend.connections", "backend", "b", "result", "success"))
+                    .isEqualTo(1);
+        }
+    }
+
+    /**
+     * A reload that rebuilds a backend and then fails (building a later part, or binding) must leave the backend
+     * gauges reading the backend still serving, not the one that never went into force.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"build", "bind"})
+    void aFailedReloadLeavesTheHealthGaugeOnTheRunningBackend(String failingStep) throws Exception {
+        int dead;
+        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            dead = s.getLocalPort();
+        }
+        try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+                ProxyFixture proxy = ProxyFixture.builder().backend("b", backend.port(), dead)
+                        .listenerCertificate(chain, key).set(MANUAL_RELOAD)
+                        .set("mtls-proxy.backends.b.ejection.base-time = 60s")
+                        .route("r", null, "/", "b", ALLOW_ANY).start();
+                TestHttpClient client = proxy.client(PKI.goodClient())) {
+            assertThat(healthyEndpoints(proxy)).isEqualTo(2);
+
+            // Given: a reload that rebuilds backend b, then fails
+            String config = Files.readString(proxy.configFile()) + "\nmtls-proxy.backends.b.response-timeout = 29s\n";
+            if (failingStep.equals("build")) {
+                // A cipher name the config accepts and only the listener's TLS context build, after the backends,
+                // refuses.
+                config = config.replaceFirst("tls \\{", "tls {\n ciphers = [\"NOT-A-CIPHER\"]");
+            } else {
+                config = config.replaceFirst(java.util.regex.Pattern.quote(LISTENER_BIND), takenBind(taken));
+            }
+            Files.writeString(proxy.configFile(), config);
+            Reloader.Result result = proxy.server().reload("test").get(10, TimeUnit.SECONDS);
+            assertThat(result.success()).isFalse();
+            assertThat(result.message())
+                    .contains(failingStep.equals("build") ? "NOT-A-CIPHER is not supported" : "cannot bind");
+            assertThat(proxy.reloads("failure")).isEqualTo(1);
+
+            // When: the running backend ejects its dead endpoint (5 connect failures in a row)
+            for (int i = 0; i < 12; i++) {
+                assertThat(client.get("/x" + i).status()).isEqualTo(200);
+            }
+
+            // Then: the gauge shows it
+            assertThat(proxy.counter("mtls_proxy.backend.ejections", "backend", "b", "endpoint",
+                    "127.0.0.1:" + dead)).isEqualTo(1);
+            assertThat(healthyEndpoints(proxy)).isEqualTo(1);
+        }
+    }
+
+    private static String takenBind(ServerSocket taken) {
+        return "bind = \"127.0.0.1:" + taken.getLocalPort() + "\"";
+    }
+
+    private static double healthyEndpoints(ProxyFixture proxy) {
+        io.micrometer.core.instrument.Gauge g = proxy.metrics().registry()
+                .find("mtls_proxy.backend.endpoints.healthy").tags("backend", "b").gauge();
+        return g == null ? Double.NaN : g.value();
     }
 }

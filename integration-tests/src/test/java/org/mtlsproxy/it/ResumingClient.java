@@ -41,8 +41,8 @@ final class ResumingClient {
     record Handshake(int status, boolean resumed, String protocol) {
     }
 
-    /** {@link Handshake} and the negotiated key-exchange group (null: the handshake failed). */
-    record Exchange(Handshake handshake, String group) {
+    /** {@link Handshake}, the negotiated key-exchange group and cipher suite (null: the handshake failed). */
+    record Exchange(Handshake handshake, String group, String cipher) {
     }
 
     private final EventLoopGroup group;
@@ -76,6 +76,7 @@ final class ResumingClient {
         CompletableFuture<Integer> status = new CompletableFuture<>();
         String[] protocol = new String[1];
         String[] keyExchange = new String[1];
+        String[] cipher = new String[1];
         Channel ch = new Bootstrap().group(group).channel(NioSocketChannel.class)
                 .handler(new ChannelInitializer<SocketChannel>() {
                     @Override
@@ -94,6 +95,7 @@ final class ResumingClient {
                                     }
                                     protocol[0] = tls.engine().getSession().getProtocol();
                                     keyExchange[0] = ((OpenSslSession) tls.engine().getSession()).getNamedGroup();
+                                    cipher[0] = tls.engine().getSession().getCipherSuite();
                                     resumed.complete(Resumption.isResumed(tls.engine()));
                                     DefaultFullHttpRequest get = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1,
                                             HttpMethod.GET, "/resume");
@@ -130,10 +132,10 @@ final class ResumingClient {
             try {
                 wasResumed = resumed.get(10, TimeUnit.SECONDS);
             } catch (ExecutionException e) {
-                return new Exchange(new Handshake(0, false, null), null);
+                return new Exchange(new Handshake(0, false, null), null, null);
             }
             return new Exchange(new Handshake(status.get(10, TimeUnit.SECONDS), wasResumed, protocol[0]),
-                    keyExchange[0]);
+                    keyExchange[0], cipher[0]);
         } finally {
             ch.close().sync();
         }

@@ -6,6 +6,8 @@ import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
 import java.nio.file.Files;
+import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -66,6 +68,33 @@ class SessionResumptionIT {
                     .isEqualTo(new ResumingClient.Handshake(200, true, "TLSv1.3"));
             assertThat(proxy.counter("mtls_proxy.handshakes.resumed", "listener", ProxyFixture.LISTENER))
                     .isEqualTo(2);
+        }
+    }
+
+    @Test
+    void theAccessLogNamesTheProtocolCipherAndHandshakeTimeOfFullAndResumedSessions() throws Exception {
+        try (AccessLog log = new AccessLog();
+                ProxyFixture proxy = ProxyFixture.builder().backend("b", backend.port())
+                        .route("all", null, "/", "b", "{ spiffe-id = \"" + TestPki.GOOD_CLIENT_SPIFFE_ID + "\" }")
+                        .start()) {
+            ResumingClient client = new ResumingClient(group, PKI.goodClient());
+
+            // When: a full handshake, then two that resume its session
+            List<ResumingClient.Exchange> exchanges = List.of(client.exchange(proxy.port(), 1002),
+                    client.exchange(proxy.port(), 1002), client.exchange(proxy.port(), 1002));
+
+            // Then: each connection's line says what that connection negotiated, as the client saw it
+            assertThat(exchanges).extracting(e -> e.handshake().resumed()).containsExactly(false, true, true);
+            List<Map<String, String>> lines = log.await(3, l -> "/resume".equals(l.get("path")));
+            assertThat(lines).hasSize(3);
+            for (int i = 0; i < 3; i++) {
+                ResumingClient.Exchange e = exchanges.get(i);
+                assertThat(e.cipher()).isNotBlank();
+                assertThat(lines.get(i)).containsEntry("tls", e.handshake().protocol())
+                        .containsEntry("cipher", e.cipher()).containsEntry("status", "200");
+                assertThat(Double.parseDouble(lines.get(i).get("handshake_ms"))).isPositive();
+            }
+            assertThat(lines).extracting(l -> l.get("handshake_ms")).doesNotHaveDuplicates();
         }
     }
 

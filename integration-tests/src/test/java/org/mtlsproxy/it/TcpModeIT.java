@@ -109,7 +109,7 @@ class TcpModeIT {
         });
         start("none");
 
-        try (SSLSocket client = connect(PKI.goodClient(), 0)) {
+        try (AccessLog log = new AccessLog(); SSLSocket client = connect(PKI.goodClient(), 0)) {
             client.getOutputStream().write("hello, ".getBytes(StandardCharsets.US_ASCII));
             client.getOutputStream().write("world".getBytes(StandardCharsets.US_ASCII));
             client.getOutputStream().flush();
@@ -119,6 +119,11 @@ class TcpModeIT {
 
             // readAllBytes returned: the proxy ended its direction too (close_notify, FIN) after the answer.
             assertThat(answer).isEqualTo("got 12 bytes: hello, world");
+            // The connection's one line names the TLS the client negotiated.
+            Map<String, String> line = log.await(1, l -> "tcp connection".equals(l.get("message"))).get(0);
+            assertThat(line).containsEntry("tls", client.getSession().getProtocol())
+                    .containsEntry("cipher", client.getSession().getCipherSuite());
+            assertThat(Double.parseDouble(line.get("handshake_ms"))).isPositive();
         }
     }
 

@@ -475,8 +475,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
         status = resp.status().code();
         responseStarted = true;
         responseDone = true;
-        route.meters().completed(status, System.nanoTime() - startNanos);
-        logAccess(null);
+        finishExchangeLine(null);
         BackendConnection u = upstream;
         upstream = null;
         exchangeActive = false;
@@ -743,7 +742,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
         }
         if (exchangeActive) {
             if (failure == null && !responseDone) {
-                logAccess("client closed the connection");
+                finishExchangeLine("client closed the connection");
             }
             exchangeActive = false;
         }
@@ -1085,7 +1084,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
             decisionText = detail;
             clientKeepAlive = false;
             cancelResponseTimeout();
-            logAccess(null);
+            finishExchangeLine(null);
             exchangeActive = false;
         }
         discardUpstream();
@@ -1162,11 +1161,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
     }
 
     private void endExchange() {
-        long nanos = System.nanoTime() - startNanos;
-        if (route != null) {
-            route.meters().completed(status, nanos);
-        }
-        logAccess(null);
+        finishExchangeLine(null);
         cancelResponseTimeout();
         if (upstream != null) {
             BackendConnection u = upstream;
@@ -1238,20 +1233,33 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
 
     // ---------------------------------------------------------------- logging
 
-    private void logAccess(String note) {
+    /**
+     * The end of an exchange, however it ended (completed, rejected by us, cut short, abandoned by the client):
+     * counted in the route's requests and request duration with the status and duration its access-log line
+     * gives, then that one line written. Every exchange ends here exactly once, so the requests count and the
+     * access log agree (an exchange without a route, e.g. {@code no_route}, is counted on the listener's
+     * rejections only, as it has no route tag).
+     */
+    private void finishExchangeLine(String note) {
+        long nanos = System.nanoTime() - startNanos;
+        if (route != null) {
+            route.meters().completed(status, nanos);
+        }
+        logAccess(note, nanos);
+    }
+
+    private void logAccess(String note, long nanos) {
         listener.meters().bytes(bytesIn, bytesOut);
         if (!ACCESS.isInfoEnabled()) {
             return;
         }
-        SslHandler ssl = connection().pipeline().get(SslHandler.class);
-        String protocol = ssl == null ? "" : ssl.engine().getSession().getProtocol();
-        String cipher = ssl == null ? "" : ssl.engine().getSession().getCipherSuite();
-        Long hs = connection().attr(ConnectionAttributes.HANDSHAKE_NANOS).get();
+        // Read once per connection by the handshake stage; HTTP/2 streams share their connection's.
+        ConnectionAttributes.TlsFacts tls = ConnectionAttributes.TlsFacts.of(connection());
         LoggingEventBuilder line = ACCESS.atInfo()
                 .addKeyValue("listener", listener.name())
                 .addKeyValue("remote", remoteIp)
-                .addKeyValue("tls", protocol)
-                .addKeyValue("cipher", cipher)
+                .addKeyValue("tls", tls.protocol())
+                .addKeyValue("cipher", tls.cipher())
                 .addKeyValue("http", client instanceof Http2StreamChannel ? "h2" : "http/1.1")
                 .addKeyValue("identity", identity == null ? "" : identity.displayName())
                 .addKeyValue("method", request == null ? "" : request.method().name())
@@ -1267,8 +1275,8 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
                 .addKeyValue("bytes_in", bytesIn)
                 .addKeyValue("bytes_out", bytesOut)
                 .addKeyValue("upstream", upstream == null ? "" : upstream.endpoint().toString())
-                .addKeyValue("handshake_ms", hs == null ? 0 : hs / 1_000_000.0)
-                .addKeyValue("duration_ms", (System.nanoTime() - startNanos) / 1_000_000.0)
+                .addKeyValue("handshake_ms", tls.handshakeMillis())
+                .addKeyValue("duration_ms", nanos / 1_000_000.0)
                 .log(note == null ? "request" : note);
     }
 }

@@ -492,7 +492,12 @@ public final class ProxyMetrics {
 
     /** Meters of one route on one listener. */
     public static final class RouteMeters {
+        private static final String REQUESTS_DESCRIPTION = "HTTP requests (one per access-log line), by route and the "
+                + "class of the status sent (none: the exchange ended before any)";
         private final Counter[] byStatusClass = new Counter[6];
+        /** Exchanges that ended before any response status was sent; registered on first use. */
+        private volatile Counter noStatus;
+        private final String listener;
         private final Timer duration;
         private final Map<RejectReason, Counter> rejections = new EnumMap<>(RejectReason.class);
         private final MeterRegistry registry;
@@ -507,6 +512,7 @@ public final class ProxyMetrics {
 
         RouteMeters(MeterRegistry registry, String listener, String route) {
             this.registry = registry;
+            this.listener = listener;
             this.route = route;
             Gauge.builder("mtls_proxy.client.certificate.expiry", this, RouteMeters::soonestClientExpirySeconds)
                     .description("Seconds until the soonest notAfter among client certificates recently seen on "
@@ -516,13 +522,14 @@ public final class ProxyMetrics {
                     .register(registry);
             for (int i = 1; i <= 5; i++) {
                 byStatusClass[i] = Counter.builder("mtls_proxy.requests")
-                        .description("HTTP requests answered, by route and status class")
+                        .description(REQUESTS_DESCRIPTION)
                         .tags("listener", listener, "route", route, "status_class", i + "xx")
                         .register(registry);
             }
             byStatusClass[0] = byStatusClass[5];
             this.duration = Timer.builder("mtls_proxy.request.duration")
-                    .description("Time from request head received to response completed")
+                    .description("Time from request head received to the end of the exchange (response completed, "
+                            + "cut short or abandoned)")
                     .tags("route", route)
                     .publishPercentileHistogram()
                     .minimumExpectedValue(Duration.ofMillis(1))
@@ -565,10 +572,29 @@ public final class ProxyMetrics {
             return soonest == Long.MAX_VALUE ? Double.NaN : (soonest - System.currentTimeMillis()) / 1000.0;
         }
 
+        /**
+         * An exchange on the route ended, however it ended (completed, refused, cut short, abandoned): counted by
+         * the status it sent (status class {@code none} when it sent none, i.e. {@code 0}) and timed.
+         */
         public void completed(int status, long nanos) {
-            int cls = status / 100;
-            byStatusClass[cls >= 1 && cls <= 5 ? cls : 0].increment();
+            if (status == 0) {
+                noStatusCounter().increment();
+            } else {
+                int cls = status / 100;
+                byStatusClass[cls >= 1 && cls <= 5 ? cls : 0].increment();
+            }
             duration.record(nanos, java.util.concurrent.TimeUnit.NANOSECONDS);
+        }
+
+        private Counter noStatusCounter() {
+            Counter c = noStatus;
+            if (c == null) {
+                // Rare (a client leaving before the answer): registered when first needed, not for every route.
+                c = Counter.builder("mtls_proxy.requests").description(REQUESTS_DESCRIPTION)
+                        .tags("listener", listener, "route", route, "status_class", "none").register(registry);
+                noStatus = c;
+            }
+            return c;
         }
 
         public void rejected(RejectReason reason) {

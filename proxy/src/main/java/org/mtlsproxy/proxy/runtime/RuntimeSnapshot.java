@@ -294,10 +294,30 @@ public final class RuntimeSnapshot {
         backends.values().forEach(Backend::close);
     }
 
+    /**
+     * Points the per-backend gauges at this snapshot's backends. Call once it is in force (start, a reload
+     * swapped it in); a snapshot that never goes into force must not touch them.
+     */
+    public void publishMeters() {
+        backends.values().forEach(Backend::publishMeters);
+    }
+
     /** Closes what {@code next}, which replaces this snapshot, did not take over (backends it kept stay open). */
     public void closeReplacedBy(RuntimeSnapshot next) {
+        closeBackendsNotIn(next);
+    }
+
+    /**
+     * For a snapshot built as a reload of {@code running} that will not go into force (applying it failed): closes
+     * the backends it built anew. Those it carried over from {@code running} are still serving and stay open.
+     */
+    public void discardKeeping(RuntimeSnapshot running) {
+        closeBackendsNotIn(running);
+    }
+
+    private void closeBackendsNotIn(RuntimeSnapshot other) {
         for (Backend b : backends.values()) {
-            if (next.backends.get(b.name()) != b) {
+            if (other.backends.get(b.name()) != b) {
                 b.close();
             }
         }

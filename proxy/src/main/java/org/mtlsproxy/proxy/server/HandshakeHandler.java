@@ -127,7 +127,8 @@ final class HandshakeHandler extends ChannelInboundHandlerAdapter {
         }
         ClientIdentity identity = IdentityCache.shared().identity(leaf, bundle instanceof String s ? s : "");
         ctx.channel().attr(ConnectionAttributes.IDENTITY).set(identity);
-        ctx.channel().attr(ConnectionAttributes.HANDSHAKE_NANOS).set(nanos);
+        ctx.channel().attr(ConnectionAttributes.TLS).set(new ConnectionAttributes.TlsFacts(session.getProtocol(),
+                session.getCipherSuite(), nanos));
         meters.handshakeSucceeded(session.getProtocol(), nanos);
         if (resumed) {
             meters.handshakeResumed();

@@ -101,6 +101,7 @@ public final class ProxyServer implements AutoCloseable {
                 tickets);
         try {
             server.bindAll(config);
+            snapshot.publishMeters();
             metrics.publishCertificates(snapshot.certificates());
             // Expiry warnings now and every ten minutes, for whatever snapshot is in force then.
             group.scheduleAtFixedRate(server::checkExpiry, 0, 10, TimeUnit.MINUTES);
@@ -165,7 +166,8 @@ public final class ProxyServer implements AutoCloseable {
      * first: if that fails nothing changes. Then the snapshot is swapped (new connections use it), listeners that
      * were replaced or removed stop accepting, and every open connection is told to re-check its client
      * certificate and adopt the new routes and rules for its next request. Unchanged listeners keep their sockets,
-     * so no connection is refused during a reload.
+     * so no connection is refused during a reload. When binding fails, the backends {@code next} built anew (not
+     * those it carried over from the running snapshot) are closed, and the running snapshot stays in force.
      *
      * @throws StartupException when a new or moved listener cannot be bound
      */
@@ -180,11 +182,13 @@ public final class ProxyServer implements AutoCloseable {
                 }
                 bound.put(l.name(), bindReplacing(l));
             }
-        } catch (StartupException e) {
+        } catch (RuntimeException e) { // StartupException, or anything else: nothing of next goes into force
             bound.values().forEach(Channel::close);
+            next.discardKeeping(snapshots.get());
             throw e;
         }
         RuntimeSnapshot previous = snapshots.swap(next);
+        next.publishMeters();
         Map<String, ListenerConfig> wanted = new LinkedHashMap<>();
         config.listeners().forEach(l -> wanted.put(l.name(), l));
         for (Map.Entry<String, Channel> e : new ArrayList<>(listeners.entrySet())) {

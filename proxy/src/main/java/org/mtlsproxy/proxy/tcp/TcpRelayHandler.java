@@ -620,14 +620,12 @@ public final class TcpRelayHandler extends ChannelInboundHandlerAdapter implemen
         if (!ACCESS.isInfoEnabled()) {
             return;
         }
-        SslHandler ssl = client.pipeline().get(SslHandler.class);
-        SSLSession session = ssl == null ? null : ssl.engine().getSession();
-        Long hs = client.attr(ConnectionAttributes.HANDSHAKE_NANOS).get();
+        ConnectionAttributes.TlsFacts tls = ConnectionAttributes.TlsFacts.of(client);
         LoggingEventBuilder line = ACCESS.atInfo()
                 .addKeyValue("listener", listener.name())
                 .addKeyValue("remote", remoteIp)
-                .addKeyValue("tls", session == null ? "" : session.getProtocol())
-                .addKeyValue("cipher", session == null ? "" : session.getCipherSuite())
+                .addKeyValue("tls", tls.protocol())
+                .addKeyValue("cipher", tls.cipher())
                 .addKeyValue("identity", identity == null ? "" : identity.displayName())
                 .addKeyValue("protocol", "tcp")
                 .addKeyValue("backend", tcp.connector().name())
@@ -641,7 +639,7 @@ public final class TcpRelayHandler extends ChannelInboundHandlerAdapter implemen
                 .addKeyValue("bytes_in", bytesIn)
                 .addKeyValue("bytes_out", bytesOut)
                 .addKeyValue("end", end == null ? "" : (draining ? end + " (draining)" : end))
-                .addKeyValue("handshake_ms", hs == null ? 0 : hs / 1_000_000.0)
+                .addKeyValue("handshake_ms", tls.handshakeMillis())
                 .addKeyValue("duration_ms", (System.nanoTime() - startNanos) / 1_000_000.0)
                 .log("tcp connection");
     }

@@ -72,6 +72,11 @@ public final class Backend {
     private final BackendMeters meters;
     private final Transport transport;
     private final List<HostPort> endpoints;
+    /**
+     * Per endpoint, its address when the endpoint is an IP literal (parsed once here, not for every new
+     * connection), or null for a host name, which is looked up for every new connection (DNS may change).
+     */
+    private final InetSocketAddress[] literalAddresses;
     private final Map<EventLoop, LoopPool> pools = new ConcurrentHashMap<>();
     private final AtomicInteger[] outstanding;
     private final Counter[] ejectionCounters;
@@ -113,6 +118,7 @@ public final class Backend {
         this.meters = requireNonNull(meters, "meters");
         this.transport = requireNonNull(transport, "transport");
         this.endpoints = config.endpoints();
+        this.literalAddresses = literalAddresses(endpoints);
         this.outstanding = new AtomicInteger[endpoints.size()];
         this.ejectionCounters = new Counter[endpoints.size()];
         for (int i = 0; i < endpoints.size(); i++) {
@@ -120,10 +126,18 @@ public final class Backend {
             ejectionCounters[i] = meters.ejections(endpoints.get(i).toString());
         }
         this.health = new EndpointHealth(endpoints.size(), config.ejection(), System::nanoTime, new HealthEvents());
-        meters.healthySource(health::healthyCount);
         this.cap = config.maxConnectionsPerEndpoint();
         this.limiter = replaced != null && replaced.endpoints.equals(endpoints)
                 ? replaced.limiter : new ConnectionLimiter(endpoints.size());
+    }
+
+    /**
+     * Points the backend's gauges ({@code endpoints_healthy}, pending requests, open connections) at this backend.
+     * Called when its snapshot goes into force, not on construction: a snapshot whose reload failed must not take
+     * the gauges (nor keep itself reachable through them) from the backend still serving.
+     */
+    public void publishMeters() {
+        meters.healthySource(health::healthyCount);
         meters.connectionSources(limiter::pending, limiter::openTotal);
     }
 
@@ -416,8 +430,10 @@ public final class Backend {
                             p.addLast("backend", connection);
                         }
                     });
-            ChannelFuture connect = bootstrap.connect(
-                    InetSocketAddress.createUnresolved(endpoint.host(), endpoint.port()));
+            // A resolved address (an IP literal) connects at once: Bootstrap skips the resolver for it.
+            InetSocketAddress literal = literalAddresses[index];
+            ChannelFuture connect = bootstrap.connect(literal != null ? literal
+                    : InetSocketAddress.createUnresolved(endpoint.host(), endpoint.port()));
             connect.addListener((ChannelFuture f) -> {
                 if (!f.isSuccess()) {
                     limiter.release(index);
@@ -543,6 +559,17 @@ public final class Backend {
         return false;
     }
 
+    /** Per endpoint: its resolved address when it is an IP literal, else null (see {@link #literalAddresses}). */
+    static InetSocketAddress[] literalAddresses(List<HostPort> endpoints) {
+        InetSocketAddress[] addresses = new InetSocketAddress[endpoints.size()];
+        for (int i = 0; i < addresses.length; i++) {
+            HostPort e = endpoints.get(i);
+            java.net.InetAddress ip = BackendResolver.literal(e.host());
+            addresses[i] = ip == null ? null : new InetSocketAddress(ip, e.port());
+        }
+        return addresses;
+    }
+
     /** A response head arrived on a connection to endpoint {@code index}. */
     void endpointSucceeded(int index) {
         health.recordSuccess(index);
@@ -644,7 +671,15 @@ public final class Backend {
         }
     }
 
-    /** Closes every pooled idle connection and refuses to pool more (shutdown, or a replaced snapshot). */
+    /** True once {@link #close} was called. */
+    public boolean isClosed() {
+        return closed;
+    }
+
+    /**
+     * Closes every pooled idle connection and refuses to pool more (shutdown, a replaced snapshot, or one whose
+     * reload failed).
+     */
     public void close() {
         closed = true;
         pools.forEach((loop, pool) -> loop.execute(pool::closeAll));

@@ -135,16 +135,18 @@ public final class BackendResolver extends AddressResolverGroup<InetSocketAddres
             }
         }
 
-        private static InetAddress literal(String host) {
-            byte[] bytes = NetUtil.createByteArrayFromIpAddressString(host);
-            if (bytes == null) {
-                return null;
-            }
-            try {
-                return InetAddress.getByAddress(host, bytes);
-            } catch (UnknownHostException e) {
-                return null; // cannot happen for 4 or 16 bytes
-            }
+    }
+
+    /** {@code host} as an address when it is an IPv4 or IPv6 literal (no lookup), else null. */
+    static InetAddress literal(String host) {
+        byte[] bytes = NetUtil.createByteArrayFromIpAddressString(host);
+        if (bytes == null) {
+            return null;
+        }
+        try {
+            return InetAddress.getByAddress(host, bytes);
+        } catch (UnknownHostException e) {
+            return null; // cannot happen for 4 or 16 bytes
         }
     }
 }
