@@ -40,6 +40,7 @@ import picocli.CommandLine.Spec;
 public final class Main implements Callable<Integer> {
 
     static final String LEAK_DETECTION_LEVEL = "io.netty.leakDetection.level";
+    static final String ALLOCATOR_TYPE = "io.netty.allocator.type";
     static final int EXIT_RUNTIME = 1;
     static final int EXIT_CONFIG = 2;
     static final int EXIT_CHECK_FAILED = 3;
@@ -57,6 +58,7 @@ public final class Main implements Callable<Integer> {
 
     public static void main(String[] args) {
         disableLeakDetectionUnlessAsked();
+        usePooledAllocatorUnlessAsked();
         System.exit(commandLine().execute(args));
     }
 
@@ -70,6 +72,20 @@ public final class Main implements Callable<Integer> {
         if (System.getProperty(LEAK_DETECTION_LEVEL) == null
                 && System.getProperty("io.netty.leakDetectionLevel") == null) {
             System.setProperty(LEAK_DETECTION_LEVEL, "disabled");
+        }
+    }
+
+    /**
+     * With Netty 4.2's default allocator (adaptive) every TLS record wrapped or unwrapped asks its buffer for an
+     * NIO view of its memory, and each view is a new {@code DirectByteBuffer}: about 0.5 KB of the ~2.7 KB of
+     * garbage a proxied keep-alive request makes (a fifth, by JFR allocation sampling). The pooled allocator recycles both. Interleaved
+     * A/B with the proxy saturated (keep-alive, 64 connections, 6 pairs): 1–14 % less CPU per request, lower in
+     * every pair. {@code -Dio.netty.allocator.type} still wins. Must run before Netty's {@code ByteBufUtil} is
+     * loaded.
+     */
+    static void usePooledAllocatorUnlessAsked() {
+        if (System.getProperty(ALLOCATOR_TYPE) == null) {
+            System.setProperty(ALLOCATOR_TYPE, "pooled");
         }
     }
 

@@ -82,6 +82,8 @@ public final class Backend {
     private final Counter[] ejectionCounters;
     private final EndpointHealth health;
     private final String materialFingerprint;
+    /** {@link #choose}'s "tried" for a first attempt: all false, never written. */
+    private final boolean[] noneTried;
     /** Resolves host-name endpoints off the event loops, within the connect-timeout. */
     private final BackendResolver resolver;
     /** Connections per endpoint and the requests waiting for one; shared with the backend this one replaced. */
@@ -118,6 +120,7 @@ public final class Backend {
         this.meters = requireNonNull(meters, "meters");
         this.transport = requireNonNull(transport, "transport");
         this.endpoints = config.endpoints();
+        this.noneTried = new boolean[endpoints.size()];
         this.literalAddresses = literalAddresses(endpoints);
         this.outstanding = new AtomicInteger[endpoints.size()];
         this.ejectionCounters = new Counter[endpoints.size()];
@@ -198,7 +201,27 @@ public final class Backend {
             // Once per event loop; get() first because computeIfAbsent's capturing lambda allocates every call.
             pool = pools.computeIfAbsent(loop, l -> new LoopPool(endpoints.size()));
         }
-        new Acquisition(loop, pool, forceNew, callback).attempt();
+        if (forceNew) {
+            new Acquisition(loop, pool, true, callback).attempt();
+            return;
+        }
+        // The endpoint is chosen first (as nginx's upstream keepalive does), then an idle connection to it is
+        // reused if there is one: load spreads even when every client reuses connections. That common case
+        // allocates nothing; otherwise the search goes on from the same choice.
+        int index = choose(pool, noneTried);
+        BackendConnection idle = pool.poll(index);
+        if (idle != null) {
+            handOut(index, idle, callback);
+            return;
+        }
+        new Acquisition(loop, pool, false, callback).attemptWithout(index);
+    }
+
+    private void handOut(int index, BackendConnection idle, AcquireCallback callback) {
+        outstanding[index].incrementAndGet();
+        meters.reused();
+        idle.startFlight();
+        callback.acquired(idle);
     }
 
     /**
@@ -247,15 +270,18 @@ public final class Backend {
          */
         void attempt() {
             int index = choose(pool, tried);
-            // The endpoint is chosen first (as nginx's upstream keepalive does), then an idle connection to it is
-            // reused if there is one: load spreads even when every client reuses connections.
             if (!forceNew) {
                 BackendConnection idle = pool.poll(index);
                 if (idle != null) {
-                    handOut(index, idle);
+                    handOut(index, idle, callback);
                     return;
                 }
             }
+            attemptWithout(index);
+        }
+
+        /** Goes on from endpoint {@code index}, chosen, whose pool had no idle connection on this loop. */
+        void attemptWithout(int index) {
             if (limiter.tryAcquire(index, cap)) {
                 connect(index);
                 return;
@@ -272,7 +298,7 @@ public final class Backend {
                 if (!forceNew) {
                     BackendConnection idle = pool.poll(i);
                     if (idle != null) {
-                        handOut(i, idle);
+                        handOut(i, idle, callback);
                         return;
                     }
                 }
@@ -287,13 +313,6 @@ public final class Backend {
                 return;
             }
             waitForSlot();
-        }
-
-        private void handOut(int index, BackendConnection idle) {
-            outstanding[index].incrementAndGet();
-            meters.reused();
-            idle.startFlight();
-            callback.acquired(idle);
         }
 
         /** Every endpoint is at its cap: queue for a slot, at most connect-timeout, or refuse when the queue is full. */
@@ -380,7 +399,7 @@ public final class Backend {
                 BackendConnection idle = pool.poll(endpoint);
                 if (idle != null) {
                     limiter.release(endpoint);
-                    handOut(endpoint, idle);
+                    handOut(endpoint, idle, callback);
                     return;
                 }
             }
@@ -396,7 +415,7 @@ public final class Backend {
                 release(connection, true);
                 return;
             }
-            handOut(connection.index(), connection);
+            handOut(connection.index(), connection, callback);
         }
 
         /** Connects to {@code index}, whose slot in the limiter this attempt holds. */
