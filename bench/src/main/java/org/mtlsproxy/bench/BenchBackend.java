@@ -89,6 +89,7 @@ public final class BenchBackend {
      */
     private static final class Handler extends ChannelInboundHandlerAdapter {
         private static final int MAX_HEAD = 16384;
+        private static final byte[] LARGE_PATH = "/large".getBytes(StandardCharsets.US_ASCII);
         private static final byte[] CONNECTION_CLOSE = "connection:".getBytes(StandardCharsets.US_ASCII);
         private static final byte[] CONTENT_LENGTH = "content-length:".getBytes(StandardCharsets.US_ASCII);
         private static final byte[] TRANSFER_ENCODING = "transfer-encoding:".getBytes(StandardCharsets.US_ASCII);
@@ -97,8 +98,7 @@ public final class BenchBackend {
                         .getBytes(StandardCharsets.US_ASCII))).asReadOnly();
 
         private final long largeBytes;
-        private final byte[] head = new byte[MAX_HEAD];
-        private int headLen;
+        private final HeadBuffer head = new HeadBuffer(MAX_HEAD);
         private boolean closed;
         private boolean large;
         private boolean keepAlive;
@@ -118,28 +118,14 @@ public final class BenchBackend {
                         refuse(ctx);
                         return;
                     }
-                    int old = headLen;
-                    int n = Math.min(in.readableBytes(), MAX_HEAD - headLen);
-                    in.getBytes(in.readerIndex(), head, headLen, n);
-                    headLen += n;
-                    int end = -1;
-                    for (int i = Math.max(3, old); i < headLen; i++) {
-                        if (head[i] == '\n' && head[i - 1] == '\r' && head[i - 2] == '\n' && head[i - 3] == '\r') {
-                            end = i + 1;
-                            break;
-                        }
-                    }
-                    if (end < 0) {
-                        in.skipBytes(n);
-                        if (headLen == MAX_HEAD) {
+                    if (!head.readFrom(in)) {
+                        if (head.isFull()) {
                             refuse(ctx);
                         }
                         return;
                     }
-                    in.skipBytes(end - old);
-                    headLen = end;
                     respond(ctx);
-                    headLen = 0;
+                    head.clear();
                 }
             } finally {
                 in.release();
@@ -151,22 +137,22 @@ public final class BenchBackend {
 
         private void respond(ChannelHandlerContext ctx) {
             keepAlive = true;
-            int line = indexOfLf(0) + 1;
-            while (line < headLen - 2) {
-                int end = indexOfLf(line);
-                if (startsWithIgnoreCase(line, CONNECTION_CLOSE) && contains(line, end, "close")) {
+            int line = head.lineEnd(0) + 1;
+            while (line < head.length() - 2) {
+                int end = head.lineEnd(line);
+                boolean body = head.startsWithIgnoreCase(line, TRANSFER_ENCODING)
+                        || (head.startsWithIgnoreCase(line, CONTENT_LENGTH)
+                                && !head.containsIgnoreCase(line, end, ": 0") && !head.containsIgnoreCase(line, end, ":0"));
+                if (head.startsWithIgnoreCase(line, CONNECTION_CLOSE) && head.containsIgnoreCase(line, end, "close")) {
                     keepAlive = false;
-                } else if ((startsWithIgnoreCase(line, CONTENT_LENGTH) && !contains(line, end, ": 0")
-                        && !contains(line, end, ":0")) || startsWithIgnoreCase(line, TRANSFER_ENCODING)) {
+                } else if (body) {
                     refuse(ctx);
                     return;
                 }
                 line = end + 1;
             }
             // "GET /large HTTP/1.1"
-            int sp = indexOf(0, (byte) ' ');
-            large = headLen > sp + 6 && head[sp + 1] == '/' && head[sp + 2] == 'l' && head[sp + 3] == 'a'
-                    && head[sp + 4] == 'r' && head[sp + 5] == 'g' && head[sp + 6] == 'e';
+            large = head.startsWithIgnoreCase(head.indexOf(0, (byte) ' ') + 1, LARGE_PATH);
             if (large) {
                 ctx.write(Unpooled.copiedBuffer("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
                         + "Content-Length: " + largeBytes + "\r\n" + (keepAlive ? "" : "Connection: close\r\n")
@@ -212,52 +198,6 @@ public final class BenchBackend {
                 stream(ctx);
             }
             ctx.fireChannelWritabilityChanged();
-        }
-
-        private int indexOfLf(int from) {
-            return indexOf(from, (byte) '\n');
-        }
-
-        private int indexOf(int from, byte b) {
-            for (int i = from; i < headLen; i++) {
-                if (head[i] == b) {
-                    return i;
-                }
-            }
-            return headLen;
-        }
-
-        private boolean contains(int from, int to, String what) {
-            outer:
-            for (int i = from; i + what.length() <= to; i++) {
-                for (int j = 0; j < what.length(); j++) {
-                    int c = head[i + j];
-                    if (c >= 'A' && c <= 'Z') {
-                        c += 'a' - 'A';
-                    }
-                    if (c != what.charAt(j)) {
-                        continue outer;
-                    }
-                }
-                return true;
-            }
-            return false;
-        }
-
-        private boolean startsWithIgnoreCase(int at, byte[] lowerName) {
-            if (at + lowerName.length > headLen) {
-                return false;
-            }
-            for (int i = 0; i < lowerName.length; i++) {
-                byte c = head[at + i];
-                if (c >= 'A' && c <= 'Z') {
-                    c += 'a' - 'A';
-                }
-                if (c != lowerName[i]) {
-                    return false;
-                }
-            }
-            return true;
         }
 
         @Override

@@ -141,19 +141,7 @@ public final class LoadGen {
         CountDownLatch done = new CountDownLatch(conns);
         ByteBuf request = Unpooled.unreleasableBuffer(Unpooled.directBuffer().writeBytes(
                 ("GET " + path + " HTTP/1.1\r\nHost: localhost\r\n\r\n").getBytes(StandardCharsets.US_ASCII)));
-        Bootstrap b = new Bootstrap()
-                .group(group)
-                .channel(EpollSocketChannel.class)
-                .option(ChannelOption.TCP_NODELAY, true)
-                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 10_000)
-                .handler(new ChannelInitializer<SocketChannel>() {
-                    @Override
-                    protected void initChannel(SocketChannel ch) {
-                        SslHandler tls = ssl.newHandler(ch.alloc());
-                        tls.setHandshakeTimeoutMillis(10_000);
-                        ch.pipeline().addLast(tls, new LeanExchange(request, done));
-                    }
-                });
+        Bootstrap b = bootstrap(ssl, false, false, () -> new LeanExchange(request, done));
         for (int i = 0; i < conns; i++) {
             b.connect(host, port).addListener(f -> {
                 if (!f.isSuccess()) {
@@ -173,7 +161,7 @@ public final class LoadGen {
     private String handshakes(SslContext ssl, boolean resume) throws Exception {
         startClock();
         CountDownLatch done = new CountDownLatch(conns);
-        Bootstrap b = bootstrap(ssl, resume, () -> new Exchange(false, null));
+        Bootstrap b = bootstrap(ssl, resume, true, () -> new Exchange(false, null));
         for (int i = 0; i < conns; i++) {
             nextConnection(b, done);
         }
@@ -208,7 +196,7 @@ public final class LoadGen {
         CountDownLatch done = new CountDownLatch(1);
         Exchange ex = new Exchange(true, done);
         ex.recordBytesAlways = true;
-        bootstrap(ssl, false, () -> ex).connect(host, port).addListener(f -> {
+        bootstrap(ssl, false, true, () -> ex).connect(host, port).addListener(f -> {
             if (!f.isSuccess()) {
                 error(f.cause());
                 done.countDown();
@@ -237,7 +225,7 @@ public final class LoadGen {
         CountDownLatch done = new CountDownLatch(conns);
         List<Channel> open = new ArrayList<>();
         AtomicInteger next = new AtomicInteger();
-        Bootstrap b = bootstrap(ssl, false, () -> new Exchange(true, done));
+        Bootstrap b = bootstrap(ssl, false, true, () -> new Exchange(true, done));
         for (int i = 0; i < parallel; i++) {
             openIdle(b, next, open, done);
         }
@@ -436,8 +424,7 @@ public final class LoadGen {
         private static final byte[] TRANSFER_ENCODING = "transfer-encoding:".getBytes(StandardCharsets.US_ASCII);
         private final ByteBuf request;
         private final CountDownLatch done;
-        private final byte[] head = new byte[MAX_HEAD];
-        private int headLen;
+        private final HeadBuffer head = new HeadBuffer(MAX_HEAD);
         private long bodyLeft = -1; // -1: reading the head
         private int status;
         private long sent;
@@ -462,7 +449,7 @@ public final class LoadGen {
         }
 
         private void send(ChannelHandlerContext ctx) {
-            headLen = 0;
+            head.clear();
             bodyLeft = -1;
             sent = System.nanoTime();
             ctx.writeAndFlush(request.duplicate(), ctx.voidPromise());
@@ -490,36 +477,25 @@ public final class LoadGen {
         }
 
         private void readHead(ChannelHandlerContext ctx, ByteBuf in) {
-            int old = headLen;
-            int n = Math.min(in.readableBytes(), MAX_HEAD - headLen);
-            in.getBytes(in.readerIndex(), head, headLen, n);
-            headLen += n;
-            for (int i = Math.max(3, old); i < headLen; i++) {
-                if (head[i] == '\n' && head[i - 1] == '\r' && head[i - 2] == '\n' && head[i - 3] == '\r') {
-                    in.skipBytes(i + 1 - old);
-                    headLen = i + 1;
-                    parseHead(ctx);
-                    return;
-                }
-            }
-            in.skipBytes(n);
-            if (headLen == MAX_HEAD) {
-                fail(ctx, "response head over " + MAX_HEAD + " bytes");
+            if (head.readFrom(in)) {
+                parseHead(ctx);
+            } else if (head.isFull()) {
+                fail(ctx, "response head over " + head.max() + " bytes");
             }
         }
 
         /** Status from "HTTP/1.x NNN", then Content-Length; header names compared without case, no objects. */
         private void parseHead(ChannelHandlerContext ctx) {
-            status = headLen > 12 && head[8] == ' '
-                    ? (head[9] - '0') * 100 + (head[10] - '0') * 10 + (head[11] - '0') : 0;
+            status = head.length() > 12 && head.at(8) == ' '
+                    ? (head.at(9) - '0') * 100 + (head.at(10) - '0') * 10 + (head.at(11) - '0') : 0;
             long length = -1;
-            int line = indexOfLf(0) + 1;
-            while (line < headLen - 2) {
-                int end = indexOfLf(line);
-                if (startsWithIgnoreCase(line, CONTENT_LENGTH)) {
+            int line = head.lineEnd(0) + 1;
+            while (line < head.length() - 2) {
+                int end = head.lineEnd(line);
+                if (head.startsWithIgnoreCase(line, CONTENT_LENGTH)) {
                     length = 0;
                     for (int i = line + CONTENT_LENGTH.length; i < end; i++) {
-                        byte c = head[i];
+                        byte c = head.at(i);
                         if (c >= '0' && c <= '9') {
                             length = length * 10 + (c - '0');
                         } else if (c != ' ' && c != '\t' && c != '\r') {
@@ -527,7 +503,7 @@ public final class LoadGen {
                             return;
                         }
                     }
-                } else if (startsWithIgnoreCase(line, TRANSFER_ENCODING)) {
+                } else if (head.startsWithIgnoreCase(line, TRANSFER_ENCODING)) {
                     fail(ctx, "Transfer-Encoding response: this client reads Content-Length framing only");
                     return;
                 }
@@ -538,31 +514,6 @@ public final class LoadGen {
                 return;
             }
             bodyLeft = length;
-        }
-
-        private int indexOfLf(int from) {
-            for (int i = from; i < headLen; i++) {
-                if (head[i] == '\n') {
-                    return i;
-                }
-            }
-            return headLen;
-        }
-
-        private boolean startsWithIgnoreCase(int at, byte[] lowerName) {
-            if (at + lowerName.length > headLen) {
-                return false;
-            }
-            for (int i = 0; i < lowerName.length; i++) {
-                byte c = head[at + i];
-                if (c >= 'A' && c <= 'Z') {
-                    c += 'a' - 'A';
-                }
-                if (c != lowerName[i]) {
-                    return false;
-                }
-            }
-            return true;
         }
 
         private void responseEnded(ChannelHandlerContext ctx) {
@@ -606,7 +557,13 @@ public final class LoadGen {
 
     // ---------------------------------------------------------------- plumbing
 
-    private Bootstrap bootstrap(SslContext ssl, boolean peerHost, java.util.function.Supplier<Exchange> handler) {
+    /**
+     * @param peerHost  with the peer's host and port, the client session cache offers the previous session
+     * @param httpCodec Netty's HTTP client codec before {@code handler} (the {@link Exchange}); the keep-alive
+     *                  {@link LeanExchange} frames HTTP itself
+     */
+    private Bootstrap bootstrap(SslContext ssl, boolean peerHost, boolean httpCodec,
+            java.util.function.Supplier<? extends io.netty.channel.ChannelHandler> handler) {
         return new Bootstrap()
                 .group(group)
                 .channel(EpollSocketChannel.class)
@@ -618,7 +575,11 @@ public final class LoadGen {
                         // With a peer host and port the client session cache offers the previous session.
                         SslHandler tls = peerHost ? ssl.newHandler(ch.alloc(), host, port) : ssl.newHandler(ch.alloc());
                         tls.setHandshakeTimeoutMillis(10_000);
-                        ch.pipeline().addLast(tls, new HttpClientCodec(4096, 16384, 65536), handler.get());
+                        ch.pipeline().addLast(tls);
+                        if (httpCodec) {
+                            ch.pipeline().addLast(new HttpClientCodec(4096, 16384, 65536));
+                        }
+                        ch.pipeline().addLast(handler.get());
                     }
                 });
     }
