@@ -3,6 +3,7 @@ package org.mtlsproxy.proxy.http;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.util.AsciiString;
+import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -10,7 +11,7 @@ import java.util.List;
  * it names, plus the fields that are hop-by-hop by definition. {@code Transfer-Encoding} is left to the codecs,
  * which re-frame the body on each side.
  */
-final class HopByHop {
+public final class HopByHop {
 
     private static final AsciiString[] ALWAYS = {
         HttpHeaderNames.KEEP_ALIVE,
@@ -21,7 +22,33 @@ final class HopByHop {
         HttpHeaderNames.PROXY_AUTHENTICATE,
     };
 
+    /** {@code Connection} and the fields that are hop-by-hop by definition (the ones it names vary). */
+    static final List<AsciiString> NAMES = names();
+
+    private static final FieldNameSet SET = new FieldNameSet(NAMES);
+
     private HopByHop() {
+    }
+
+    private static List<AsciiString> names() {
+        List<AsciiString> all = new ArrayList<>(List.of(ALWAYS));
+        all.add(HttpHeaderNames.CONNECTION);
+        return List.copyOf(all);
+    }
+
+    /**
+     * True when {@code headers} has a field that {@link #strip} would remove: the fields a {@code Connection}
+     * header names are only removed when it is present, and it is in the set.
+     */
+    static boolean present(HttpHeaders headers) {
+        return SET.anyIn(headers);
+    }
+
+    /** The fields of {@link #present} and {@code more}, for a scan that covers both at once. */
+    public static FieldNameSet with(List<String> more) {
+        List<CharSequence> all = new ArrayList<>(NAMES);
+        all.addAll(more);
+        return new FieldNameSet(all);
     }
 
     static void strip(HttpHeaders headers) {

@@ -32,7 +32,9 @@ import io.netty.util.concurrent.ScheduledFuture;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.util.ArrayDeque;
+import java.util.Iterator;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.mtlsproxy.proxy.RejectReason;
 import org.mtlsproxy.proxy.authz.Decision;
@@ -112,6 +114,11 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
     private boolean draining;
     /** Request chunks were written to the backend in this read batch and await one flush. */
     private boolean backendFlushPending;
+    /** Inside {@link #channelRead}: a {@link #channelReadComplete} follows, which flushes what is pending. */
+    private boolean inClientRead;
+    /** The connection's identity was last authorized on this route, with this decision (reused while it stays). */
+    private RouteRuntime decidedRoute;
+    private Decision lastDecision;
 
     // The current exchange.
     private State state = State.IDLE;
@@ -206,7 +213,12 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
             updateClientReading();
             return;
         }
-        dispatch(msg);
+        inClientRead = true;
+        try {
+            dispatch(msg);
+        } finally {
+            inClientRead = false;
+        }
     }
 
     private boolean mustQueue() {
@@ -323,16 +335,31 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
             authority = slash < 0 ? target.substring(scheme + 3) : target.substring(scheme + 3, slash);
             target = slash < 0 ? "/" : target.substring(slash);
         }
-        List<String> hosts = headers.getAll(HttpHeaderNames.HOST);
-        if (hosts.size() > 1 || (hosts.isEmpty() && !http10 && authority == null)) {
+        // One pass over the fields: the Host fields, and whether any field we remove is there at all.
+        int hostFields = 0;
+        CharSequence hostValue = null;
+        boolean mustStrip = false;
+        FieldNameSet toStrip = listener.requestFieldsToStrip();
+        for (Iterator<Map.Entry<CharSequence, CharSequence>> it = headers.iteratorCharSequence(); it.hasNext(); ) {
+            Map.Entry<CharSequence, CharSequence> field = it.next();
+            CharSequence name = field.getKey();
+            if (HttpHeaderNames.HOST.contentEqualsIgnoreCase(name)) {
+                if (hostFields++ == 0) {
+                    hostValue = field.getValue();
+                }
+            } else if (!mustStrip && toStrip.contains(name)) {
+                mustStrip = true;
+            }
+        }
+        if (hostFields > 1 || (hostFields == 0 && !http10 && authority == null)) {
             rejectLocally(HttpResponseStatus.BAD_REQUEST, RejectReason.BAD_REQUEST,
-                    hosts.isEmpty() ? "missing Host header" : "several Host headers");
+                    hostFields == 0 ? "missing Host header" : "several Host headers");
             return;
         }
         if (authority != null) {
             headers.set(HttpHeaderNames.HOST, authority);
-        } else if (!hosts.isEmpty()) {
-            authority = hosts.get(0);
+        } else if (hostFields == 1) {
+            authority = hostValue.toString();
         }
         // HTTP/1.0 without Host: route by the TLS SNI name the client asked for.
         String host = authority != null ? HostNormalizer.normalize(authority) : sniHost();
@@ -362,7 +389,14 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
             return;
         }
         route = r;
-        Decision decision = r.authorizer().decide(identity);
+        // The identity is the connection's and the route's rules are fixed (a reload makes new routes): decide
+        // once per connection and route.
+        Decision decision = lastDecision;
+        if (r != decidedRoute) {
+            decision = r.authorizer().decide(identity);
+            decidedRoute = r;
+            lastDecision = decision;
+        }
         if (r.shadow() != null) {
             // Beside the enforced decision, denied ones included: "would the new rules let this client in?"
             shadowDecision = r.shadow().evaluate(decision, identity, remoteIp);
@@ -398,12 +432,16 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
         // Sanitize: hop-by-hop fields, every client-sent identity header, then add ours.
         upgradeRequested = r.websocket() && !http10 && !(client instanceof Http2StreamChannel) && !requestHasBody
                 && UpgradeTunnel.isWebSocketRequest(req);
-        HopByHop.strip(headers);
+        if (mustStrip) {
+            HopByHop.strip(headers);
+        }
         if (upgradeRequested) {
             UpgradeTunnel.restoreUpgradeHeaders(headers);
         }
-        for (String name : listener.identityHeader().strip()) {
-            headers.remove(name);
+        if (mustStrip) {
+            for (String name : listener.identityHeader().strip()) {
+                headers.remove(name);
+            }
         }
         // set() replaces every copy the client sent
         headers.set(listener.identityHeader().name(), formatted.xfcc);
@@ -548,6 +586,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
                 // reaches BackendConnection.exceptionCaught, which ends the exchange (onBackendClosed).
                 Channel backend = upstream.channel();
                 if (last) {
+                    backendFlushPending = false;
                     backend.writeAndFlush(content, backend.voidPromise());
                 } else {
                     backend.write(content, backend.voidPromise());
@@ -791,8 +830,16 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
                 break;
             }
         }
-        if (upstream != null) {
-            upstream.channel().flush();
+        if (upstream != null && !requestDone) {
+            // (A last chunk taken from pending above was written with its flush.)
+            if (inClientRead) {
+                // A pooled connection, handed over while the request head is being read: its last chunk (for a
+                // GET, in the same read batch) flushes it, else channelReadComplete does. One flush per request
+                // instead of two: a flush with nothing new still costs SslHandler a wrap and two promises.
+                backendFlushPending = true;
+            } else {
+                upstream.channel().flush();
+            }
         }
         updateClientReading();
         updateBackendReading();
@@ -904,7 +951,9 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
                 ReferenceCountUtil.release(resp);
                 return;
             }
-            HopByHop.strip(resp.headers());
+            if (HopByHop.present(resp.headers())) {
+                HopByHop.strip(resp.headers());
+            }
             client.write(resp, client.voidPromise());
             return;
         }
@@ -913,7 +962,9 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
         status = code;
         backendReusable = HttpUtil.isKeepAlive(resp);
         HttpHeaders headers = resp.headers();
-        HopByHop.strip(headers);
+        if (HopByHop.present(headers)) {
+            HopByHop.strip(headers);
+        }
         if (!headers.contains(HttpHeaderNames.DATE)) {
             headers.set(HttpHeaderNames.DATE, HttpDate.now()); // RFC 9110 §6.6.1
         }

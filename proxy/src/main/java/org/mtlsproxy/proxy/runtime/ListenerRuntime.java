@@ -5,6 +5,8 @@ import static java.util.Objects.requireNonNull;
 import io.netty.handler.ssl.SslContext;
 import org.mtlsproxy.config.IdentityHeaderConfig;
 import org.mtlsproxy.config.ListenerConfig;
+import org.mtlsproxy.proxy.http.FieldNameSet;
+import org.mtlsproxy.proxy.http.HopByHop;
 import org.mtlsproxy.proxy.http.IdentitySigner;
 import org.mtlsproxy.proxy.metrics.ProxyMetrics.ListenerMeters;
 import org.mtlsproxy.proxy.route.RouteTable;
@@ -21,6 +23,9 @@ import org.mtlsproxy.proxy.tls.ClientCertificateVerifier;
  * @param identityHeader how the identity is passed on
  * @param meters         the listener's meters
  * @param signer         writes the signed identity header; null when {@code identity-header.signed} is off
+ * @param requestFieldsToStrip the request fields removed before ours are added: hop-by-hop ones and
+ *                       {@code identity-header.strip}, scanned for in one pass (their removal is then skipped when
+ *                       none is there, the usual case)
  */
 public record ListenerRuntime(
         ListenerConfig config,
@@ -29,7 +34,15 @@ public record ListenerRuntime(
         RouteTable<RouteRuntime> routes,
         IdentityHeaderConfig identityHeader,
         ListenerMeters meters,
-        IdentitySigner signer) {
+        IdentitySigner signer,
+        FieldNameSet requestFieldsToStrip) {
+
+    public ListenerRuntime(ListenerConfig config, SslContext sslContext, ClientCertificateVerifier verifier,
+            RouteTable<RouteRuntime> routes, IdentityHeaderConfig identityHeader, ListenerMeters meters,
+            IdentitySigner signer) {
+        this(config, sslContext, verifier, routes, identityHeader, meters, signer,
+                HopByHop.with(identityHeader.strip()));
+    }
 
     public ListenerRuntime {
         requireNonNull(config, "config");
@@ -38,6 +51,7 @@ public record ListenerRuntime(
         requireNonNull(routes, "routes");
         requireNonNull(identityHeader, "identityHeader");
         requireNonNull(meters, "meters");
+        requireNonNull(requestFieldsToStrip, "requestFieldsToStrip");
     }
 
     public String name() {
