@@ -5,13 +5,19 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
+import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Base64;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.mtlsproxy.proxy.server.Reloader;
 import org.mtlsproxy.testing.RecordingBackend;
 import org.mtlsproxy.testing.TestPki;
@@ -27,6 +33,9 @@ class SessionResumptionIT {
 
     private static EventLoopGroup group;
     private static RecordingBackend backend;
+
+    @TempDir
+    Path dir;
 
     @BeforeAll
     static void start() throws Exception {
@@ -68,6 +77,40 @@ class SessionResumptionIT {
                     .isEqualTo(new ResumingClient.Handshake(200, true, "TLSv1.3"));
             assertThat(proxy.counter("mtls_proxy.handshakes.resumed", "listener", ProxyFixture.LISTENER))
                     .isEqualTo(2);
+        }
+    }
+
+    @Test
+    void aRefusedReloadToAKeyFileLeavesTheGeneratedKeysInForce() throws Exception {
+        try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+                ProxyFixture proxy = ProxyFixture.builder().backend("b", backend.port())
+                        .route("all", null, "/", "b", "{ spiffe-id = \"" + TestPki.GOOD_CLIENT_SPIFFE_ID + "\" }")
+                        .set("mtls-proxy.reload { watch = false, check-interval = 1h }")
+                        .start()) {
+            // Given: a session under the generated keys
+            ResumingClient client = new ResumingClient(group, PKI.goodClient());
+            assertThat(client.connect(proxy.port(), 1003).resumed()).isFalse();
+            String conf = Files.readString(proxy.configFile());
+
+            // When: a reload giving the listener a key file is refused once built (its new port is taken), then
+            // the config as it was is reloaded
+            Path keys = Files.writeString(dir.resolve("tickets.keys"),
+                    Base64.getEncoder().encodeToString(new byte[48]) + "\n");
+            Files.writeString(proxy.configFile(), conf
+                    .replaceFirst(Pattern.quote("bind = \"127.0.0.1:0\""),
+                            "bind = \"127.0.0.1:" + taken.getLocalPort() + "\"")
+                    .replaceFirst("tls \\{", "tls {\n session-tickets.key-file = " + ProxyFixture.hocon(keys)));
+            Reloader.Result refused = proxy.server().reload("test").get(30, TimeUnit.SECONDS);
+            Files.writeString(proxy.configFile(), conf);
+            Reloader.Result restored = proxy.server().reload("test").get(30, TimeUnit.SECONDS);
+            ResumingClient.Handshake afterwards = client.connect(proxy.port(), 1003);
+
+            // Then: the refused reload did not take the listener off its generated keys
+            assertThat(refused.success()).isFalse();
+            assertThat(refused.message()).contains("cannot bind");
+            assertThat(restored.success()).as(restored.message()).isTrue();
+            assertThat(afterwards).as("resumed with the keys of before both reloads")
+                    .isEqualTo(new ResumingClient.Handshake(200, true, "TLSv1.3"));
         }
     }
 

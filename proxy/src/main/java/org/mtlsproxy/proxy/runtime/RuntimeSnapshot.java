@@ -33,7 +33,9 @@ import org.mtlsproxy.proxy.upstream.RelayConnector;
 /**
  * An immutable, compiled view of one configuration: TLS contexts, route tables, authorizers and backends. Built
  * completely (reading every file) before anything uses it, so a configuration either becomes a whole snapshot or
- * none; a new connection reads the current snapshot once and keeps it for its lifetime.
+ * none; a new connection reads the current snapshot once and keeps it for its lifetime. What a snapshot shares with
+ * the process (backend gauges, session ticket keys) changes only when it goes into force ({@link #activate}), so a
+ * snapshot whose build or reload fails leaves the running one as it was.
  */
 public final class RuntimeSnapshot {
 
@@ -42,14 +44,18 @@ public final class RuntimeSnapshot {
     private final Map<String, Backend> backends;
     private final List<ConfiguredCertificate> certificates;
     private final Map<String, TcpRuntime> tcpListeners;
+    /** The listeners' session ticket keys, applied to the process's by {@link #activate}. */
+    private final List<SessionTicketKeys.Pending> ticketKeys;
 
     private RuntimeSnapshot(ProxyConfig config, Map<String, ListenerRuntime> listeners, Map<String, Backend> backends,
-            List<ConfiguredCertificate> certificates, Map<String, TcpRuntime> tcpListeners) {
+            List<ConfiguredCertificate> certificates, Map<String, TcpRuntime> tcpListeners,
+            List<SessionTicketKeys.Pending> ticketKeys) {
         this.config = config;
         this.listeners = listeners;
         this.backends = backends;
         this.certificates = certificates;
         this.tcpListeners = tcpListeners;
+        this.ticketKeys = ticketKeys;
     }
 
     /** Every configured certificate and CA, for the expiry metrics of the snapshot in force. */
@@ -70,7 +76,7 @@ public final class RuntimeSnapshot {
 
     /**
      * Compiles {@code config}, the listeners' TLS contexts getting their session ticket keys from {@code tickets}
-     * (the process's, so that generated keys survive a reload).
+     * (the process's, so that generated keys survive a reload; {@code tickets} itself changes with {@link #activate}).
      *
      * @throws TlsMaterialException when a certificate, key, CRL or ticket key file cannot be read or used; the
      *                              message names the file
@@ -87,13 +93,35 @@ public final class RuntimeSnapshot {
      * name, endpoints and ejection policy: ejected endpoints stay out) and its connection counts per endpoint (same
      * name and endpoints: max-connections-per-endpoint holds across the reload). Reloads are frequent (CRL refreshes,
      * certificate rotation); without this, each one would give every client a full burst and every ejected
-     * endpoint a new chance.
+     * endpoint a new chance. Nothing of {@code previous} changes; when the build fails, the backends it had built
+     * anew are closed.
      *
      * @throws TlsMaterialException when a certificate, key, CRL or ticket key file cannot be read or used; the
      *                              message names the file
      */
     public static RuntimeSnapshot build(ProxyConfig config, ProxyMetrics metrics, Transport transport,
             SessionTicketKeys tickets, RuntimeSnapshot previous) throws TlsMaterialException {
+        return build(config, metrics, transport, tickets, previous, new ArrayList<>());
+    }
+
+    /**
+     * {@link #build(ProxyConfig, ProxyMetrics, Transport, SessionTicketKeys, RuntimeSnapshot)}, adding each backend
+     * it builds anew (not carried over from {@code previous}) to {@code builtAnew} as it builds it: a test's view of
+     * what a failed build closed.
+     */
+    static RuntimeSnapshot build(ProxyConfig config, ProxyMetrics metrics, Transport transport,
+            SessionTicketKeys tickets, RuntimeSnapshot previous, List<Backend> builtAnew) throws TlsMaterialException {
+        try {
+            return compile(config, metrics, transport, tickets, previous, builtAnew);
+        } catch (TlsMaterialException | RuntimeException e) {
+            // Nothing else will ever reach them. Those carried over from previous are still serving: left open.
+            builtAnew.forEach(Backend::close);
+            throw e;
+        }
+    }
+
+    private static RuntimeSnapshot compile(ProxyConfig config, ProxyMetrics metrics, Transport transport,
+            SessionTicketKeys tickets, RuntimeSnapshot previous, List<Backend> builtAnew) throws TlsMaterialException {
         requireNonNull(config, "config");
         requireNonNull(tickets, "tickets");
         requireNonNull(metrics, "metrics");
@@ -114,6 +142,7 @@ public final class RuntimeSnapshot {
             // A replaced backend with the same endpoints shares its connection counts: its connections still
             // open count against the new one's max-connections-per-endpoint until they close.
             Backend backend = new Backend(b, ctx, metrics.backend(b.name()), transport, material, before);
+            builtAnew.add(backend);
             if (before != null) {
                 backend.inheritHealth(before);
             }
@@ -123,6 +152,7 @@ public final class RuntimeSnapshot {
         Map<String, ListenerRuntime> listeners = new LinkedHashMap<>();
         Map<String, TcpRuntime> tcpListeners = new LinkedHashMap<>();
         Map<String, RelayConnector> relays = new LinkedHashMap<>();
+        List<SessionTicketKeys.Pending> ticketKeys = new ArrayList<>();
         for (ListenerConfig l : config.listeners()) {
             ClientCertificateVerifier verifier =
                     SslContextFactory.clientVerifier(l.tls(), metrics.clientTrust(l.name()));
@@ -132,7 +162,7 @@ public final class RuntimeSnapshot {
                     ? SslContextFactory.forListener(l.tls(), verifier, SslProvider.JDK)
                     : SslContextFactory.forListener(l.tls(), verifier, l.http().protocols()));
             if (!l.isTcp()) {
-                tickets.install(l.name(), l.tls().sessionTickets(), ctx);
+                ticketKeys.add(tickets.install(l.name(), l.tls().sessionTickets(), ctx));
             }
             certificates.add(new ConfiguredCertificate("listener", l.name(),
                     SslContextFactory.readCertificates(l.tls().certificateChain()).get(0)));
@@ -167,7 +197,7 @@ public final class RuntimeSnapshot {
                     config.identityHeader(), metrics.listener(l.name()), signer));
         }
         return new RuntimeSnapshot(config, Map.copyOf(listeners), Map.copyOf(backends), List.copyOf(certificates),
-                Map.copyOf(tcpListeners));
+                Map.copyOf(tcpListeners), List.copyOf(ticketKeys));
     }
 
     private static void addBackendCertificates(BackendConfig b, List<ConfiguredCertificate> certificates)
@@ -295,11 +325,13 @@ public final class RuntimeSnapshot {
     }
 
     /**
-     * Points the per-backend gauges at this snapshot's backends. Call once it is in force (start, a reload
-     * swapped it in); a snapshot that never goes into force must not touch them.
+     * Points the per-backend gauges at this snapshot's backends and makes its listeners' session ticket keys those of
+     * the process (generated keys rotate into its TLS contexts, at its rotation intervals). Call once it is in force
+     * (start, a reload swapped it in); a snapshot that never goes into force must not touch either.
      */
-    public void publishMeters() {
+    public void activate() {
         backends.values().forEach(Backend::publishMeters);
+        ticketKeys.forEach(SessionTicketKeys.Pending::commit);
     }
 
     /** Closes what {@code next}, which replaces this snapshot, did not take over (backends it kept stay open). */

@@ -101,7 +101,7 @@ public final class ProxyServer implements AutoCloseable {
                 tickets);
         try {
             server.bindAll(config);
-            snapshot.publishMeters();
+            snapshot.activate();
             metrics.publishCertificates(snapshot.certificates());
             // Expiry warnings now and every ten minutes, for whatever snapshot is in force then.
             group.scheduleAtFixedRate(server::checkExpiry, 0, 10, TimeUnit.MINUTES);
@@ -188,7 +188,7 @@ public final class ProxyServer implements AutoCloseable {
             throw e;
         }
         RuntimeSnapshot previous = snapshots.swap(next);
-        next.publishMeters();
+        next.activate();
         Map<String, ListenerConfig> wanted = new LinkedHashMap<>();
         config.listeners().forEach(l -> wanted.put(l.name(), l));
         for (Map.Entry<String, Channel> e : new ArrayList<>(listeners.entrySet())) {

@@ -33,6 +33,10 @@ import org.slf4j.LoggerFactory;
  * rotation runs on a scheduler thread of its own and sets the keys of every TLS context of the listener still in use
  * (those of older snapshots too, which may still serve connections); BoringSSL swaps them under the context's lock
  * (netty-tcnative {@code SSLContext.setSessionTicketKeys}), so a handshake sees either the old or the new set.
+ *
+ * <p>Building a snapshot only gives its new contexts their keys ({@link #install}); the listeners' state here (which
+ * contexts rotate, at what interval, generated keys or a file's) changes when that snapshot goes into force
+ * ({@link Pending#commit}). A reload refused after its build leaves the keys in force as they were.
  */
 public final class SessionTicketKeys implements AutoCloseable {
 
@@ -70,13 +74,30 @@ public final class SessionTicketKeys implements AutoCloseable {
     }
 
     /**
-     * Gives {@code context}, the new TLS context of {@code listener}, its ticket keys. A context of the JDK provider
-     * is left alone (it keeps its own keys); with a key file that is only possible when BoringSSL failed to load,
-     * which was already warned about.
+     * What {@link #install} leaves to do for one listener once its snapshot is in force. A snapshot that never goes
+     * into force (its reload was refused) drops it, and nothing shared has changed.
+     */
+    @FunctionalInterface
+    public interface Pending {
+
+        /** Nothing to change (a JDK context). */
+        Pending NONE = () -> { };
+
+        /** Makes the new context's keys those of its listener from now on. Call once the snapshot is in force. */
+        void commit();
+    }
+
+    /**
+     * Gives {@code context}, the new TLS context of {@code listener}, its ticket keys: the key file's, or the
+     * generated ones in force (new ones for a listener that has none yet). Nothing shared changes until the result
+     * is committed: then generated keys rotate into {@code context} (at the new rotation interval), or, with a key
+     * file, stop rotating into the listener's contexts and the file's keys are logged as loaded. A context of the JDK
+     * provider is left alone (it keeps its own keys); with a key file that is only possible when BoringSSL failed to
+     * load, which was already warned about.
      *
      * @throws TlsMaterialException when the key file cannot be read or is malformed (file, line, reason)
      */
-    public void install(String listener, SessionTicketsConfig config, SslContext context)
+    public Pending install(String listener, SessionTicketsConfig config, SslContext context)
             throws TlsMaterialException {
         requireNonNull(listener, "listener");
         requireNonNull(config, "config");
@@ -86,7 +107,7 @@ public final class SessionTicketKeys implements AutoCloseable {
                 LOG.atWarn().addKeyValue("listener", listener)
                         .log("session-tickets.key-file is not used: the JDK TLS provider keeps its own ticket keys");
             }
-            return;
+            return Pending.NONE;
         }
         if (config.keyFile().isPresent()) {
             Path file = config.keyFile().get();
@@ -97,16 +118,22 @@ public final class SessionTicketKeys implements AutoCloseable {
                 throw new TlsMaterialException("session ticket keys: " + e.getMessage(), e);
             }
             SslContextFactory.setTicketKeys(context, keys);
-            // This listener's keys now come from the file: stop rotating generated keys into its contexts.
-            rings.remove(listener);
-            LOG.atInfo().addKeyValue("listener", listener).addKeyValue("file", file)
-                    .addKeyValue("keys", keys.size())
-                    .addKeyValue("encrypting", SessionTicketKeyFile.nameHex(keys.get(0)))
-                    .log("session ticket keys loaded");
-            return;
+            return () -> {
+                // This listener's keys now come from the file: stop rotating generated keys into its contexts.
+                rings.remove(listener);
+                // Logged on commit, not on reading: before making a new key the encrypting one, operators wait for
+                // this line from every replica, so it must mean the keys are in use.
+                LOG.atInfo().addKeyValue("listener", listener).addKeyValue("file", file)
+                        .addKeyValue("keys", keys.size())
+                        .addKeyValue("encrypting", SessionTicketKeyFile.nameHex(keys.get(0)))
+                        .log("session ticket keys loaded");
+            };
         }
-        rings.computeIfAbsent(listener, l -> new Ring(l, newKey(), clock.instant()))
-                .attach(context, config.rotationInterval());
+        Ring running = rings.get(listener);
+        // A listener new to generated keys gets its ring on commit; until then no rotation knows of it.
+        Ring ring = running != null ? running : new Ring(listener, newKey(), clock.instant());
+        SslContextFactory.setTicketKeys(context, ring.keys());
+        return () -> rings.computeIfAbsent(listener, l -> ring).attach(context, config.rotationInterval());
     }
 
     /** Rotates every generated key set whose interval has passed. Runs on the scheduler thread. */
@@ -158,6 +185,7 @@ public final class SessionTicketKeys implements AutoCloseable {
             this.rotatedAt = now;
         }
 
+        /** Rotates into {@code context} from now on, giving it the keys in force (a rotation may have passed it). */
         synchronized void attach(SslContext context, Duration rotationInterval) {
             interval = rotationInterval;
             contexts.add(context);

@@ -42,7 +42,7 @@ class SessionTicketKeysTest {
     void generatedKeysRotateAfterTheIntervalKeepingThePreviousOneForOneMore() throws Exception {
         // Given
         SessionTicketKeys keys = SessionTicketKeys.manual(clock);
-        keys.install("main", GENERATED, serverContext());
+        keys.install("main", GENERATED, serverContext()).commit();
         byte[] k1 = only(keys.generatedKeys("main"));
 
         // When / Then: nothing before the interval has passed
@@ -68,11 +68,11 @@ class SessionTicketKeysTest {
     void aNewContextOfTheSameListenerGetsTheKeysInForceNotNewOnes() throws Exception {
         // Given: keys in force, as before a reload
         SessionTicketKeys keys = SessionTicketKeys.manual(clock);
-        keys.install("main", GENERATED, serverContext());
+        keys.install("main", GENERATED, serverContext()).commit();
         List<byte[]> before = keys.generatedKeys("main");
 
         // When: the reload's new context is installed
-        keys.install("main", GENERATED, serverContext());
+        keys.install("main", GENERATED, serverContext()).commit();
 
         // Then
         assertThat(keys.generatedKeys("main")).containsExactlyElementsOf(before);
@@ -81,8 +81,8 @@ class SessionTicketKeysTest {
     @Test
     void listenersHaveKeysOfTheirOwn() throws Exception {
         SessionTicketKeys keys = SessionTicketKeys.manual(clock);
-        keys.install("a", GENERATED, serverContext());
-        keys.install("b", GENERATED, serverContext());
+        keys.install("a", GENERATED, serverContext()).commit();
+        keys.install("b", GENERATED, serverContext()).commit();
 
         assertThat(only(keys.generatedKeys("a"))).isNotEqualTo(only(keys.generatedKeys("b")));
     }
@@ -91,12 +91,12 @@ class SessionTicketKeysTest {
     void aKeyFileReplacesGeneratedKeysAndAMalformedOneFailsNamingTheLine() throws Exception {
         // Given
         SessionTicketKeys keys = SessionTicketKeys.manual(clock);
-        keys.install("main", GENERATED, serverContext());
+        keys.install("main", GENERATED, serverContext()).commit();
         Path file = dir.resolve("tickets.keys");
         Files.writeString(file, Base64.getEncoder().encodeToString(new byte[48]) + "\n");
 
         // When
-        keys.install("main", new SessionTicketsConfig(Optional.of(file), HOUR), serverContext());
+        keys.install("main", new SessionTicketsConfig(Optional.of(file), HOUR), serverContext()).commit();
 
         // Then: generated keys no longer rotate into this listener's contexts
         assertThat(keys.generatedKeys("main")).isEmpty();
@@ -109,10 +109,34 @@ class SessionTicketKeysTest {
     }
 
     @Test
+    void installsThatAreNeverCommittedChangeNothing() throws Exception {
+        // Given: generated keys in force for main, rotating hourly
+        SessionTicketKeys keys = SessionTicketKeys.manual(clock);
+        keys.install("main", GENERATED, serverContext()).commit();
+        List<byte[]> inForce = keys.generatedKeys("main");
+        Path file = dir.resolve("tickets.keys");
+        Files.writeString(file, Base64.getEncoder().encodeToString(new byte[48]) + "\n");
+
+        // When: refused reloads installed a key file for main, a longer interval for main and a new listener
+        keys.install("main", new SessionTicketsConfig(Optional.of(file), HOUR), serverContext());
+        keys.install("main", new SessionTicketsConfig(Optional.empty(), HOUR.multipliedBy(2)), serverContext());
+        keys.install("new", GENERATED, serverContext());
+
+        // Then: main's generated keys still rotate, every hour; the new listener has none
+        assertThat(keys.generatedKeys("main")).containsExactlyElementsOf(inForce);
+        clock.advance(HOUR);
+        keys.rotateDue();
+        List<byte[]> afterAnHour = keys.generatedKeys("main");
+        assertThat(afterAnHour).hasSize(2);
+        assertThat(afterAnHour.get(1)).isEqualTo(inForce.get(0));
+        assertThat(keys.generatedKeys("new")).isEmpty();
+    }
+
+    @Test
     void aJdkContextKeepsItsOwnKeys() throws Exception {
         SessionTicketKeys keys = SessionTicketKeys.manual(clock);
 
-        keys.install("tcp", GENERATED, serverContext(SslProvider.JDK));
+        keys.install("tcp", GENERATED, serverContext(SslProvider.JDK)).commit();
 
         assertThat(keys.generatedKeys("tcp")).isEmpty();
         assertThat(SslContextFactory.supportsTicketKeys(serverContext())).isTrue();
