@@ -334,7 +334,100 @@ class TcpModeIT {
         }
     }
 
+    @Test
+    void aDeadEndpointIsRetriedAroundForEveryClient() throws Exception {
+        backend = new RawTls.ScriptedBackend(TcpModeIT::echo);
+        int dead = closedPort();
+        // Ejection off: each client whose first attempt is the dead endpoint must be retried on the live one.
+        start("none", "", "\"127.0.0.1:" + dead + "\", \"127.0.0.1:" + backend.port() + "\"",
+                "ejection.consecutive-failures = 0");
+
+        for (int i = 0; i < 6; i++) {
+            assertThat(pingPong(i)).as("client %d", i).isEqualTo("ping " + i);
+        }
+        assertThat(backend.accepted.get()).isEqualTo(6);
+        double failures = counter("mtls_proxy.backend.connections", "backend", "echo", "result", "failure",
+                "reason", "backend_connect_failed");
+        assertThat(failures).isPositive();
+        assertThat(counter("mtls_proxy.backend.retries", "backend", "echo")).isEqualTo(failures);
+        assertThat(counter("mtls_proxy.backend.connections", "backend", "echo", "result", "success")).isEqualTo(6);
+    }
+
+    @Test
+    void aDeadEndpointIsEjectedAndStaysEjectedAcrossAReloadThatKeepsItsSettings() throws Exception {
+        backend = new RawTls.ScriptedBackend(TcpModeIT::echo);
+        int dead = closedPort();
+        String deadEndpoint = "127.0.0.1:" + dead;
+        start("none", "", "\"" + deadEndpoint + "\", \"127.0.0.1:" + backend.port() + "\"",
+                "ejection { consecutive-failures = 2, base-time = 60s }");
+
+        for (int i = 0; i < 8; i++) {
+            assertThat(pingPong(i)).as("client %d", i).isEqualTo("ping " + i);
+        }
+        // Ejected at its 2nd failure: never tried again.
+        assertThat(connectFailures()).isEqualTo(2);
+        assertThat(counter("mtls_proxy.backend.retries", "backend", "echo")).isEqualTo(2);
+        assertThat(counter("mtls_proxy.backend.ejections", "backend", "echo", "endpoint", deadEndpoint))
+                .isEqualTo(1);
+        assertThat(healthy()).isEqualTo(1);
+
+        // A reload that rebuilds the backend (another response-timeout) but keeps its endpoints and ejection: the
+        // dead endpoint stays out.
+        Files.writeString(configFile, Files.readString(configFile)
+                + "\nmtls-proxy.backends.echo.response-timeout = 29s\n");
+        assertThat(proxy.reload("test").get(10, TimeUnit.SECONDS).success()).isTrue();
+        for (int i = 0; i < 4; i++) {
+            assertThat(pingPong(i)).isEqualTo("ping " + i);
+        }
+        assertThat(connectFailures()).isEqualTo(2);
+        assertThat(healthy()).isEqualTo(1);
+
+        // Another ejection policy starts afresh: the dead endpoint is tried (and retried around) again.
+        Files.writeString(configFile, Files.readString(configFile)
+                + "\nmtls-proxy.backends.echo.ejection.base-time = 61s\n");
+        assertThat(proxy.reload("test").get(10, TimeUnit.SECONDS).success()).isTrue();
+        for (int i = 0; i < 4; i++) {
+            assertThat(pingPong(i)).isEqualTo("ping " + i);
+        }
+        assertThat(connectFailures()).isEqualTo(4);
+        assertThat(counter("mtls_proxy.backend.ejections", "backend", "echo", "endpoint", deadEndpoint))
+                .isEqualTo(2);
+        assertThat(backend.accepted.get()).isEqualTo(16);
+    }
+
     // ---------------------------------------------------------------- helpers
+
+    /** One client: sends "ping {@code i}", half-closes, returns what came back. */
+    private String pingPong(int i) throws Exception {
+        try (SSLSocket client = connect(PKI.goodClient(), 0)) {
+            client.getOutputStream().write(("ping " + i).getBytes(StandardCharsets.US_ASCII));
+            client.getOutputStream().flush();
+            client.shutdownOutput();
+            try {
+                return new String(client.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
+            } catch (IOException e) {
+                return "failed: " + e;
+            }
+        }
+    }
+
+    private double connectFailures() {
+        return counter("mtls_proxy.backend.connections", "backend", "echo", "result", "failure", "reason",
+                "backend_connect_failed");
+    }
+
+    private double healthy() {
+        io.micrometer.core.instrument.Gauge g = metrics.registry().find("mtls_proxy.backend.endpoints.healthy")
+                .tags("backend", "echo").gauge();
+        return g == null ? Double.NaN : g.value();
+    }
+
+    /** A loopback port nothing listens on (bound, then closed). */
+    private static int closedPort() throws IOException {
+        try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            return s.getLocalPort();
+        }
+    }
 
     /** Waits until {@code counter} stopped moving for a second; returns its value. */
     private static long waitUntilStable(AtomicLong counter) throws InterruptedException {
@@ -365,6 +458,15 @@ class TcpModeIT {
 
     /** {@code listenerHocon} is added to the tcp listener, e.g. shadow-allow rules. */
     private void start(String proxyProtocol, String listenerHocon) throws Exception {
+        start(proxyProtocol, listenerHocon, "\"127.0.0.1:" + backend.port() + "\"", "");
+    }
+
+    /**
+     * {@code endpoints}: the backend's endpoints as HOCON list items; {@code backendHocon} is added to the backend,
+     * e.g. ejection settings.
+     */
+    private void start(String proxyProtocol, String listenerHocon, String endpoints, String backendHocon)
+            throws Exception {
         String hocon = """
                 mtls-proxy {
                   listeners = [{
@@ -383,7 +485,8 @@ class TcpModeIT {
                   }]
                   backends {
                     echo {
-                      endpoints = ["127.0.0.1:%d"]
+                      endpoints = [%s]
+                      %s
                       tls {
                         ca-bundle = %s
                         server-name = "%s"
@@ -397,7 +500,7 @@ class TcpModeIT {
                 }
                 """.formatted(LISTENER, q(PKI.proxyServer().chainPem()), q(PKI.proxyServer().keyPem()),
                 q(PKI.clientRootPem()), q(PKI.clientCrlPem()), TestPki.GOOD_CLIENT_SPIFFE_ID, proxyProtocol,
-                listenerHocon, backend.port(), q(PKI.backendRootPem()), TestPki.BACKEND_DNS_NAME,
+                listenerHocon, endpoints, backendHocon, q(PKI.backendRootPem()), TestPki.BACKEND_DNS_NAME,
                 q(PKI.proxyClientForBackend().chainPem()), q(PKI.proxyClientForBackend().keyPem()));
         Path file = Files.createTempFile(PKI.directory(), "tcp-proxy-", ".conf");
         Files.writeString(file, hocon);

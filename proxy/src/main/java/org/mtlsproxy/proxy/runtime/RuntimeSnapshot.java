@@ -90,11 +90,11 @@ public final class RuntimeSnapshot {
      * Compiles {@code config} as a reload of {@code previous} (the running snapshot, or null): state that must not
      * reset on every reload is carried over where its configuration did not change — each route's rate limiter
      * (same listener, route name and limit: the identities' buckets go on), each backend's passive health (same
-     * name, endpoints and ejection policy: ejected endpoints stay out) and its connection counts per endpoint (same
-     * name and endpoints: max-connections-per-endpoint holds across the reload). Reloads are frequent (CRL refreshes,
-     * certificate rotation); without this, each one would give every client a full burst and every ejected
-     * endpoint a new chance. Nothing of {@code previous} changes; when the build fails, the backends it had built
-     * anew are closed.
+     * name, endpoints and ejection policy: ejected endpoints stay out; the relays of tcp listeners share it) and its
+     * connection counts per endpoint (same name and endpoints: max-connections-per-endpoint holds across the reload).
+     * Reloads are frequent (CRL refreshes, certificate rotation); without this, each one would give every client a
+     * full burst and every ejected endpoint a new chance. Nothing of {@code previous} changes; when the build fails,
+     * the backends it had built anew are closed.
      *
      * @throws TlsMaterialException when a certificate, key, CRL or ticket key file cannot be read or used; the
      *                              message names the file
@@ -172,7 +172,7 @@ public final class RuntimeSnapshot {
             }
             List<RouteTable.Entry<RouteRuntime>> entries = new ArrayList<>();
             if (l.isTcp()) {
-                tcpListeners.put(l.name(), tcpRuntime(l, config, metrics, transport, relays));
+                tcpListeners.put(l.name(), tcpRuntime(l, config, metrics, transport, relays, backends));
             }
             for (RouteConfig r : config.routes()) {
                 if (l.isTcp() || !r.listeners().isEmpty() && !r.listeners().contains(l.name())) {
@@ -274,7 +274,8 @@ public final class RuntimeSnapshot {
     }
 
     private static TcpRuntime tcpRuntime(ListenerConfig l, ProxyConfig config, ProxyMetrics metrics,
-            Transport transport, Map<String, RelayConnector> relays) throws TlsMaterialException {
+            Transport transport, Map<String, RelayConnector> relays, Map<String, Backend> backends)
+            throws TlsMaterialException {
         TcpListenerConfig tcp = l.tcp().orElseThrow();
         BackendConfig b = config.backends().get(tcp.backend());
         if (b == null) {
@@ -284,7 +285,9 @@ public final class RuntimeSnapshot {
         if (connector == null) {
             // The JDK engine here too: a backend's close_notify must not end the client-to-backend direction.
             SslContext ctx = named("backend", b.name(), () -> SslContextFactory.forBackend(b.tls(), SslProvider.JDK));
-            connector = new RelayConnector(b, ctx, metrics.backend(b.name()), transport);
+            // The backend of this snapshot (kept or rebuilt above, its health inherited): relays share its passive
+            // health, so their ejections show in its gauge and carry over a reload exactly as its own do.
+            connector = new RelayConnector(backends.get(b.name()), ctx, metrics.backend(b.name()), transport);
             relays.put(b.name(), connector);
         }
         return new TcpRuntime(tcp, Authorizer.compile(tcp.allow()), connector, metrics.tcp(l.name()),

@@ -193,7 +193,7 @@ public final class TcpRelayHandler extends ChannelInboundHandlerAdapter implemen
         decision = "allowed";
         detail = d.rule();
         state = State.CONNECTING;
-        tcp.connector().connect(client.eventLoop(), new BackendSide(), this);
+        tcp.connector().connect(client.eventLoop(), BackendSide::new, this);
     }
 
     private void deny(String reason) {
@@ -294,6 +294,11 @@ public final class TcpRelayHandler extends ChannelInboundHandlerAdapter implemen
     }
 
     @Override
+    public boolean stillWaiting() {
+        return state == State.CONNECTING && client.isActive();
+    }
+
+    @Override
     public void failed(RejectReason reason, HostPort endpoint, Throwable cause) {
         upstream = endpoint;
         if (state != State.CONNECTING) {
@@ -333,7 +338,7 @@ public final class TcpRelayHandler extends ChannelInboundHandlerAdapter implemen
                 dst instanceof InetSocketAddress d ? d : null, id);
     }
 
-    /** Receives what the backend sends; added to the backend pipeline before it connects. */
+    /** Receives what the backend sends; one per connect attempt, added to its pipeline before it connects. */
     private final class BackendSide extends ChannelInboundHandlerAdapter {
 
         @Override

@@ -164,6 +164,11 @@ public final class Backend {
         return config;
     }
 
+    /** The host-name resolver of this backend's connections (lookups limited to its connect-timeout). */
+    BackendResolver resolver() {
+        return resolver;
+    }
+
     /** What the TLS context was built from (see the constructor). */
     public String materialFingerprint() {
         return materialFingerprint;
@@ -539,10 +544,24 @@ public final class Backend {
      * every untried endpoint is ejected), by the configured policy. -1 when every endpoint was tried.
      */
     private int choose(LoopPool pool, boolean[] tried) {
+        int best = choose(tried, pool.cursor,
+                config.loadBalancing() == LoadBalancing.LEAST_OUTSTANDING ? outstanding : null);
+        if (best >= 0) {
+            pool.cursor = (best + 1) % endpoints.size();
+        }
+        return best;
+    }
+
+    /**
+     * The endpoint choice of {@link #choose(LoopPool, boolean[])}, also that of the {@link RelayConnector} of this
+     * backend (which shares its passive health): the first endpoint from {@code start} not in {@code tried}, in
+     * rotation if possible (an ejected one only when every untried endpoint is ejected); with {@code load} (least
+     * outstanding), the one of them with the lowest load, ties going to the first from {@code start}. -1 when every
+     * endpoint was tried.
+     */
+    int choose(boolean[] tried, int start, AtomicInteger[] load) {
         health.refresh();
         int n = endpoints.size();
-        int start = pool.cursor;
-        boolean leastOutstanding = config.loadBalancing() == LoadBalancing.LEAST_OUTSTANDING;
         int best = -1;
         for (int pass = 0; pass < 2 && best < 0; pass++) {
             int bestLoad = Integer.MAX_VALUE;
@@ -551,25 +570,22 @@ public final class Backend {
                 if (tried[i] || (pass == 0 && !health.available(i))) {
                     continue;
                 }
-                if (!leastOutstanding) {
+                if (load == null) {
                     best = i;
                     break;
                 }
                 // Strictly fewer: among equals the first after the cursor wins, so ties go round robin.
-                int load = outstanding[i].get();
-                if (load < bestLoad) {
+                int l = load[i].get();
+                if (l < bestLoad) {
                     best = i;
-                    bestLoad = load;
+                    bestLoad = l;
                 }
             }
-        }
-        if (best >= 0) {
-            pool.cursor = (best + 1) % n;
         }
         return best;
     }
 
-    private static boolean choosable(boolean[] tried) {
+    static boolean choosable(boolean[] tried) {
         for (boolean t : tried) {
             if (!t) {
                 return true;
