@@ -73,8 +73,8 @@ import org.mtlsproxy.proxy.tls.VerifierEvents;
  *   <li>{@code mtls_proxy_tcp_bytes_total{listener,direction}}: bytes relayed from (in) and to (out) clients of tcp
  *       listeners, counted as they pass. A tcp connection refused after the handshake (denied, backend failure) is
  *       also counted in {@code mtls_proxy_request_rejections_total{listener,route="",reason}}</li>
- *   <li>{@code mtls_proxy_backend_retries_total{backend}}: requests sent to another endpoint after a connection to
- *       one failed; {@code mtls_proxy_backend_ejections_total{backend,endpoint}} (endpoint: a configured host:port,
+ *   <li>{@code mtls_proxy_backend_retries_total{backend}}: requests (and tcp listeners' relays) sent to another
+ *       endpoint after a connection to one failed; {@code mtls_proxy_backend_ejections_total{backend,endpoint}} (endpoint: a configured host:port,
  *       so bounded), {@code mtls_proxy_backend_endpoints_healthy{backend}}: endpoints in rotation</li>
  * </ul>
  *
@@ -640,8 +640,8 @@ public final class ProxyMetrics {
             this.registry = registry;
             this.backend = backend;
             this.retries = Counter.builder("mtls_proxy.backend.retries")
-                    .description("Requests sent to another endpoint because a connection to one could not be "
-                            + "established")
+                    .description("Requests and tcp relays sent to another endpoint because a connection to one "
+                            + "could not be established")
                     .tags("backend", backend).register(registry);
             Gauge.builder("mtls_proxy.backend.endpoints.healthy", healthy, h -> h.get().getAsInt())
                     .description("Endpoints of the backend in rotation (not ejected by passive health checking)")
