@@ -164,6 +164,21 @@ public final class Backend {
         return config;
     }
 
+    /**
+     * A bootstrap for a connection to a backend endpoint, HTTP or relay: on {@code loop}, names resolved by
+     * {@code resolver}, {@code timeoutMillis} to connect, no Nagle, TCP keep-alive. The caller adds its handler.
+     */
+    static Bootstrap connectBootstrap(EventLoop loop, Transport transport, BackendResolver resolver,
+            int timeoutMillis) {
+        return new Bootstrap()
+                .group(loop)
+                .channel(transport.socketChannel())
+                .resolver(resolver)
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, timeoutMillis)
+                .option(ChannelOption.TCP_NODELAY, true)
+                .option(ChannelOption.SO_KEEPALIVE, true);
+    }
+
     /** The host-name resolver of this backend's connections (lookups limited to its connect-timeout). */
     BackendResolver resolver() {
         return resolver;
@@ -431,13 +446,7 @@ public final class Backend {
             HostPort endpoint = endpoints.get(index);
             BackendConnection connection = new BackendConnection(Backend.this, endpoint, index);
             String serverName = config.tls().serverName();
-            Bootstrap bootstrap = new Bootstrap()
-                    .group(loop)
-                    .channel(transport.socketChannel())
-                    .resolver(resolver)
-                    .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, timeoutMillis)
-                    .option(ChannelOption.TCP_NODELAY, true)
-                    .option(ChannelOption.SO_KEEPALIVE, true)
+            Bootstrap bootstrap = connectBootstrap(loop, transport, resolver, timeoutMillis)
                     .handler(new ChannelInitializer<Channel>() {
                         @Override
                         protected void initChannel(Channel ch) {

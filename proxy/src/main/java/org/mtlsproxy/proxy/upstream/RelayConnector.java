@@ -144,13 +144,7 @@ public final class RelayConnector {
             long start = System.nanoTime();
             int timeoutMillis = Math.max(1, remainingMillis());
             String serverName = config.tls().serverName();
-            Bootstrap bootstrap = new Bootstrap()
-                    .group(loop)
-                    .channel(transport.socketChannel())
-                    .resolver(backend.resolver())
-                    .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, timeoutMillis)
-                    .option(ChannelOption.TCP_NODELAY, true)
-                    .option(ChannelOption.SO_KEEPALIVE, true)
+            Bootstrap bootstrap = Backend.connectBootstrap(loop, transport, backend.resolver(), timeoutMillis)
                     .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
                     .handler(new ChannelInitializer<Channel>() {
                         @Override
