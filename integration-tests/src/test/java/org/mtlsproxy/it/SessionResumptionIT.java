@@ -7,6 +7,8 @@ import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
 import java.net.InetAddress;
 import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Base64;
@@ -14,6 +16,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLSocket;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -168,6 +172,41 @@ class SessionResumptionIT {
             assertThat(proxy.handshakeFailures("revoked")).isEqualTo(1);
             assertThat(proxy.counter("mtls_proxy.handshakes.resumed", "listener", ProxyFixture.LISTENER)).isZero();
             assertThat(backend.received()).hasSize(forwardedBefore);
+        }
+    }
+
+    @Test
+    void sessionTicketsLeaveRightAfterTheHandshakeBeforeAnyRequest() throws Exception {
+        try (ProxyFixture proxy = ProxyFixture.builder().backend("b", backend.port())
+                .route("all", null, "/", "b", "{ spiffe-id = \"" + TestPki.GOOD_CLIENT_SPIFFE_ID + "\" }")
+                .start();
+                Socket tcp = new Socket(InetAddress.getLoopbackAddress(), proxy.port())) {
+            // Given: a client without TCP_NODELAY (like ab or Java's HttpsURLConnection), TLS 1.3
+            tcp.setTcpNoDelay(false);
+            SSLContext ctx = RawTls.context(PKI.goodClient(), PKI.serverRootCa().certificate());
+            SSLSocket tls = (SSLSocket) ctx.getSocketFactory().createSocket(tcp, "localhost", proxy.port(), true);
+            tls.setEnabledProtocols(new String[] {"TLSv1.3"});
+
+            // When: its handshake completes (a TLS 1.3 client is done once its Finished is sent) and it sends nothing
+            tls.startHandshake();
+
+            // Then: the NewSessionTicket records arrive without waiting for a request. Held back until the first
+            // response (BoringSSL's default), the client's Finished got only a delayed ACK and its first request
+            // waited behind Nagle for it: ~40 ms on every new connection.
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(3);
+            while (tcp.getInputStream().available() == 0 && System.nanoTime() < deadline) {
+                Thread.sleep(10);
+            }
+            assertThat(tcp.getInputStream().available()).as("bytes from the proxy after the handshake").isPositive();
+            assertThat(tls.getSession().getProtocol()).isEqualTo("TLSv1.3");
+
+            // and the connection serves its request as usual
+            tls.setSoTimeout(5000);
+            tls.getOutputStream().write("GET /t HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+                    .getBytes(StandardCharsets.US_ASCII));
+            tls.getOutputStream().flush();
+            String response = new String(tls.getInputStream().readAllBytes(), StandardCharsets.ISO_8859_1);
+            assertThat(response).startsWith("HTTP/1.1 200");
         }
     }
 }
