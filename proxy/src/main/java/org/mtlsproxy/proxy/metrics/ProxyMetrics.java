@@ -11,6 +11,7 @@ import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
 import io.micrometer.core.instrument.binder.system.UptimeMetrics;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.ByteBufAllocatorMetricProvider;
+import java.util.LinkedHashMap;
 import java.util.List;
 import org.mtlsproxy.proxy.runtime.ConfiguredCertificate;
 import io.micrometer.core.instrument.Gauge;
@@ -146,17 +147,20 @@ public final class ProxyMetrics {
     public synchronized void publishCertificates(List<ConfiguredCertificate> certificates) {
         certificateGauges.forEach(registry::remove);
         certificateGauges.clear();
+        // One series per (kind, name, subject): the same trust bundle on several listeners is listed once per
+        // listener, and a bundle may hold two CAs of one subject (a rollover). The soonest notAfter stands for them.
+        Map<List<String>, Long> soonest = new LinkedHashMap<>();
         for (ConfiguredCertificate c : certificates) {
-            long notAfterMillis = c.certificate().getNotAfter().getTime();
-            certificateGauges.add(Gauge.builder("mtls_proxy.certificate.expiry",
-                            () -> (notAfterMillis - System.currentTimeMillis()) / 1000.0)
-                    .description("Seconds until the notAfter of a configured certificate or CA")
-                    .baseUnit("seconds")
-                    .tags("kind", c.kind(), "name", c.name(),
-                            "subject", c.certificate().getSubjectX500Principal().getName())
-                    .strongReference(true)
-                    .register(registry));
+            soonest.merge(List.of(c.kind(), c.name(), c.certificate().getSubjectX500Principal().getName()),
+                    c.certificate().getNotAfter().getTime(), Math::min);
         }
+        soonest.forEach((tags, notAfterMillis) -> certificateGauges.add(Gauge.builder("mtls_proxy.certificate.expiry",
+                        () -> (notAfterMillis - System.currentTimeMillis()) / 1000.0)
+                .description("Seconds until the notAfter of a configured certificate or CA")
+                .baseUnit("seconds")
+                .tags("kind", tags.get(0), "name", tags.get(1), "subject", tags.get(2))
+                .strongReference(true)
+                .register(registry)));
     }
 
     public MeterRegistry registry() {
