@@ -8,7 +8,8 @@
 #   OUT=/tmp/mtls-bench-<time> (PKI, configs, logs, results.tsv)  PROXY_JAVA_OPTS (extra JVM flags for the proxy)
 #   JIT_WARMUP=8 (s of keep-alive and of handshakes per warm-up cycle, half that of the other kinds; not recorded)
 #   JIT_CYCLES=5 JIT_QUIET_MS=300 (JVM targets repeat the warm-up cycle until their JIT uses under 300 ms in one)
-#   SCENARIOS="idle ka32 ka64 lat1 hs-ecdsa hs-rsa hs-pq resume download"
+#   SCENARIOS="idle ka32 ka64 ka64h lat1 hs-ecdsa hs-rsa hs-pq resume download"   (ka64h: requests with 8 more
+#   header fields, Authorization, Cookie, traceparent, ...; the others send Host only)
 #   TARGETS="direct proxy proxy-log nginx haproxy"
 #
 # CPU layout (2 cores): the proxy JVM (or nginx's master and single worker, or HAProxy with one thread) on CPU 0
@@ -41,7 +42,7 @@ DURATION=${DURATION:-10}
 WARMUP=${WARMUP:-2}
 IDLE_CONNS=${IDLE_CONNS:-2000}
 OUT=${OUT:-/tmp/mtls-bench-$(date +%Y%m%d-%H%M%S)}
-SCENARIOS=${SCENARIOS:-"idle ka32 ka64 lat1 hs-ecdsa hs-rsa hs-pq resume download"}
+SCENARIOS=${SCENARIOS:-"idle ka32 ka64 ka64h lat1 hs-ecdsa hs-rsa hs-pq resume download"}
 TARGETS=${TARGETS:-"direct proxy proxy-log nginx haproxy"}
 # proxy-log (access log on) only where its cost shows; other scenarios compare proxy (WARN) with nginx
 LOG_SCENARIOS=${LOG_SCENARIOS:-"ka32 lat1 hs-ecdsa"}
@@ -332,6 +333,7 @@ scenario() { # round target scenario
   case $s in
     ka32) line=$(gen "$t" ec --mode keepalive --conns 32 "${common[@]}"); record "$r" "$t" "keep-alive 1 KiB, 32 conns" "$line" rps p50_ms p99_ms cpu_us_per_op cpu_pct load_cpu_pct ;;
     ka64) line=$(gen "$t" ec --mode keepalive --conns 64 "${common[@]}"); record "$r" "$t" "keep-alive 1 KiB, 64 conns" "$line" rps p50_ms p99_ms cpu_us_per_op cpu_pct load_cpu_pct ;;
+    ka64h) line=$(gen "$t" ec --mode keepalive --conns 64 --request-headers typical "${common[@]}"); record "$r" "$t" "keep-alive 1 KiB, 64 conns, 9 request headers" "$line" rps p50_ms p99_ms cpu_us_per_op cpu_pct load_cpu_pct ;;
     lat1) line=$(gen "$t" ec --mode keepalive --conns 1 "${common[@]}"); record "$r" "$t" "1 connection, sequential" "$line" p50_ms p99_ms ;;
     hs-ecdsa) line=$(gen "$t" ec --mode handshake --conns 16 "${common[@]}"); record "$r" "$t" "full handshake + GET, ECDSA P-256" "$line" cps p99_ms cpu_us_per_op ;;
     hs-rsa) line=$(gen "$t" rsa --mode handshake --conns 16 "${common[@]}"); record "$r" "$t" "full handshake + GET, RSA-2048" "$line" cps p99_ms cpu_us_per_op ;;

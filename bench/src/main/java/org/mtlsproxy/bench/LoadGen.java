@@ -55,6 +55,8 @@ import org.HdrHistogram.Histogram;
  * --mode download   --path /large --duration S one connection, repeated large GETs: MB/s
  * --mode idle       --conns N --pids P[,P]    open N mTLS connections (one request each), RSS delta of P per connection
  * --groups G1,G2    key-exchange groups offered (default X25519,P-256)
+ * --request-headers typical   keep-alive requests carry eight more header fields, as an API client's do
+ *                   (Authorization bearer token, Cookie, traceparent, ...: ~520 bytes); default: Host only
  * </pre>
  * Every loop is bounded by {@code --duration} (plus {@code --warmup}) and by {@code --max-requests}; the process
  * gives up after the deadline plus 30 s whatever happens. Prints one {@code RESULT key=value ...} line.
@@ -67,6 +69,21 @@ public final class LoadGen {
      * puts the post-quantum hybrid X25519MLKEM768 first: {@code --groups X25519MLKEM768,X25519,P-256} (scenario hs-pq) measures it.
      */
     static final String DEFAULT_GROUPS = "X25519,P-256";
+
+    /**
+     * The header fields of {@code --request-headers typical}, after Host: what an API client behind a gateway sends
+     * (the same eight the README's ab comparison used). Every proxy parses, checks and forwards each one.
+     */
+    static final String TYPICAL_HEADERS = "Accept-Encoding: gzip, deflate, br\r\n"
+            + "Authorization: Bearer eyJhbGciOiJFUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJzcGlmZmU6Ly9iZW5jaC5sb2NhbC9ucy"
+            + "9iZW5jaC9zYS9sb2FkZ2VuIiwiaWF0IjoxNzAwMDAwMDAwfQ.c2lnbmF0dXJlLXBsYWNlaG9sZGVyLXNpZ25hdHVyZS1wbGFjZWhvbGRlcg"
+            + "\r\n"
+            + "Content-Type: application/json\r\n"
+            + "X-Request-Id: 9f1c2d3e-4b5a-6c7d-8e9f-0a1b2c3d4e5f\r\n"
+            + "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\n"
+            + "Cookie: session=abcdef0123456789; theme=dark\r\n"
+            + "Accept-Language: en-US,en;q=0.9\r\n"
+            + "Cache-Control: no-cache\r\n";
 
     private final Map<String, String> opts;
     private final String host;
@@ -140,7 +157,8 @@ public final class LoadGen {
         startClock();
         CountDownLatch done = new CountDownLatch(conns);
         ByteBuf request = Unpooled.unreleasableBuffer(Unpooled.directBuffer().writeBytes(
-                ("GET " + path + " HTTP/1.1\r\nHost: localhost\r\n\r\n").getBytes(StandardCharsets.US_ASCII)));
+                ("GET " + path + " HTTP/1.1\r\nHost: localhost\r\n" + extraHeaders() + "\r\n")
+                        .getBytes(StandardCharsets.US_ASCII)));
         Bootstrap b = bootstrap(ssl, false, false, () -> new LeanExchange(request, done));
         for (int i = 0; i < conns; i++) {
             b.connect(host, port).addListener(f -> {
@@ -154,6 +172,15 @@ public final class LoadGen {
         double secs = durationNanos / 1e9;
         return "mode=keepalive conns=" + conns + " requests=" + completed.get()
                 + " rps=" + fmt(completed.get() / secs) + latencies() + cpu(completed.get()) + " errors=" + errors.get() + firstErrorKv();
+    }
+
+    private String extraHeaders() {
+        String which = opts.getOrDefault("request-headers", "none");
+        return switch (which) {
+            case "none" -> "";
+            case "typical" -> TYPICAL_HEADERS;
+            default -> throw new IllegalArgumentException("unknown --request-headers " + which + " (none, typical)");
+        };
     }
 
     // ---------------------------------------------------------------- handshakes
