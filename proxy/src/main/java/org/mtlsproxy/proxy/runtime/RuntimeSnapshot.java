@@ -287,7 +287,7 @@ public final class RuntimeSnapshot {
             SslContext ctx = named("backend", b.name(), () -> SslContextFactory.forBackend(b.tls(), SslProvider.JDK));
             // The backend of this snapshot (kept or rebuilt above, its health inherited): relays share its passive
             // health, so their ejections show in its gauge and carry over a reload exactly as its own do.
-            connector = new RelayConnector(backends.get(b.name()), ctx, metrics.backend(b.name()), transport);
+            connector = new RelayConnector(backends.get(b.name()), ctx, transport);
             relays.put(b.name(), connector);
         }
         return new TcpRuntime(tcp, Authorizer.compile(tcp.allow()), connector, metrics.tcp(l.name()),

@@ -8,13 +8,11 @@ import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPipeline;
-import io.netty.channel.ConnectTimeoutException;
 import io.netty.channel.EventLoop;
 import io.netty.handler.codec.http.HttpClientCodec;
 import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslHandler;
-import io.netty.handler.ssl.SslHandshakeTimeoutException;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.net.InetSocketAddress;
 import java.time.Duration;
@@ -179,6 +177,28 @@ public final class Backend {
                 .option(ChannelOption.SO_KEEPALIVE, true);
     }
 
+    BackendMeters meters() {
+        return meters;
+    }
+
+    int endpointCount() {
+        return endpoints.size();
+    }
+
+    HostPort endpoint(int index) {
+        return endpoints.get(index);
+    }
+
+    /**
+     * Where to connect for endpoint {@code index}: its address, parsed once, when it is an IP literal (Bootstrap then
+     * skips the resolver); else the unresolved name, looked up for every new connection (DNS may change).
+     */
+    InetSocketAddress address(int index) {
+        InetSocketAddress literal = literalAddresses[index];
+        HostPort e = endpoints.get(index);
+        return literal != null ? literal : InetSocketAddress.createUnresolved(e.host(), e.port());
+    }
+
     /** The host-name resolver of this backend's connections (lookups limited to its connect-timeout). */
     BackendResolver resolver() {
         return resolver;
@@ -267,9 +287,9 @@ public final class Backend {
         private final LoopPool pool;
         private final boolean forceNew;
         private final AcquireCallback callback;
-        private long deadline;
-        private final boolean[] tried = new boolean[endpoints.size()];
-        private int retriesLeft = config.retries();
+        private final ConnectAttempts attempts;
+        /** The endpoints tried ({@link ConnectAttempts#tried}). */
+        private final boolean[] tried;
         /** The last failed attempt's reason and cause, for a retry that finds no endpoint with room. */
         private RejectReason lastReason;
         private Throwable lastCause;
@@ -281,7 +301,8 @@ public final class Backend {
             this.pool = pool;
             this.forceNew = forceNew;
             this.callback = callback;
-            this.deadline = System.nanoTime() + config.connectTimeout().toNanos();
+            this.attempts = new ConnectAttempts(Backend.this, loop);
+            this.tried = attempts.tried;
         }
 
         /**
@@ -337,7 +358,7 @@ public final class Backend {
 
         /** Every endpoint is at its cap: queue for a slot, at most connect-timeout, or refuse when the queue is full. */
         private void waitForSlot() {
-            long waitMillis = Math.max(1, remainingMillis());
+            long waitMillis = Math.max(1, attempts.remainingMillis());
             try {
                 waitTimer = loop.schedule(this::waitedTooLong, waitMillis, TimeUnit.MILLISECONDS);
             } catch (RejectedExecutionException e) {
@@ -424,7 +445,7 @@ public final class Backend {
                 }
             }
             // The wait is over; the connection gets its own connect-timeout, as after no wait.
-            deadline = System.nanoTime() + config.connectTimeout().toNanos();
+            attempts.restartClock();
             connect(endpoint);
         }
 
@@ -442,7 +463,7 @@ public final class Backend {
         private void connect(int index) {
             outstanding[index].incrementAndGet();
             long start = System.nanoTime();
-            int timeoutMillis = Math.max(1, remainingMillis());
+            int timeoutMillis = Math.max(1, attempts.remainingMillis());
             HostPort endpoint = endpoints.get(index);
             BackendConnection connection = new BackendConnection(Backend.this, endpoint, index);
             String serverName = config.tls().serverName();
@@ -463,15 +484,11 @@ public final class Backend {
                             p.addLast("backend", connection);
                         }
                     });
-            // A resolved address (an IP literal) connects at once: Bootstrap skips the resolver for it.
-            InetSocketAddress literal = literalAddresses[index];
-            ChannelFuture connect = bootstrap.connect(literal != null ? literal
-                    : InetSocketAddress.createUnresolved(endpoint.host(), endpoint.port()));
+            ChannelFuture connect = bootstrap.connect(address(index));
             connect.addListener((ChannelFuture f) -> {
                 if (!f.isSuccess()) {
                     limiter.release(index);
-                    failed(index, f.cause() instanceof ConnectTimeoutException
-                            ? RejectReason.BACKEND_TIMEOUT : RejectReason.BACKEND_CONNECT_FAILED, f.cause());
+                    failed(index, ConnectAttempts.connectFailure(f.cause()), f.cause());
                     return;
                 }
                 Channel ch = f.channel();
@@ -490,39 +507,21 @@ public final class Backend {
                         return;
                     }
                     ch.close();
-                    failed(index, hf.cause() instanceof SslHandshakeTimeoutException
-                            ? RejectReason.BACKEND_TIMEOUT : RejectReason.BACKEND_TLS_FAILED, hf.cause());
+                    failed(index, ConnectAttempts.handshakeFailure(hf.cause()), hf.cause());
                 });
             });
         }
 
         private void failed(int index, RejectReason reason, Throwable cause) {
             outstanding[index].decrementAndGet();
-            meters.failed(reason);
-            endpointFailed(index, loop);
-            tried[index] = true;
             lastReason = reason;
             lastCause = cause;
-            if (retriesLeft > 0 && !closed && remainingMillis() > 0 && callback.stillWaiting()
-                    && choosable(tried)) {
-                retriesLeft--;
-                meters.retried();
-                LOG.atDebug()
-                        .addKeyValue("backend", config.name())
-                        .addKeyValue("endpoint", endpoints.get(index).toString())
-                        .addKeyValue("reason", reason.label())
-                        .addKeyValue("cause", String.valueOf(cause))
-                        .log("retrying on another endpoint");
+            if (attempts.failedMayRetry(index, reason, cause, !closed && callback.stillWaiting(),
+                    "retrying on another endpoint")) {
                 attempt();
                 return;
             }
             callback.failed(reason, cause);
-        }
-
-        /** What is left of connect-timeout for this request, in whole milliseconds (at least 1 on attempt one). */
-        private int remainingMillis() {
-            long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
-            return (int) Math.max(0, Math.min(Integer.MAX_VALUE, left));
         }
     }
 

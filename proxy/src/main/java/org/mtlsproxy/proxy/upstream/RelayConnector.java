@@ -8,24 +8,17 @@ import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
-import io.netty.channel.ConnectTimeoutException;
 import io.netty.channel.EventLoop;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslHandler;
-import io.netty.handler.ssl.SslHandshakeTimeoutException;
-import java.net.InetSocketAddress;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Supplier;
 import org.mtlsproxy.config.BackendConfig;
 import org.mtlsproxy.config.HostPort;
 import org.mtlsproxy.config.LoadBalancing;
 import org.mtlsproxy.proxy.RejectReason;
-import org.mtlsproxy.proxy.metrics.ProxyMetrics.BackendMeters;
 import org.mtlsproxy.proxy.transport.Transport;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * Opens raw TLS connections to a backend for the byte relays of {@code protocol = tcp} listeners: a fresh
@@ -46,8 +39,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class RelayConnector {
 
-    private static final Logger LOG = LoggerFactory.getLogger(RelayConnector.class);
-
     /** The outcome of {@link #connect}; called on the loop given to it. */
     public interface Callback {
 
@@ -66,28 +57,23 @@ public final class RelayConnector {
     private final Backend backend;
     private final BackendConfig config;
     private final SslContext sslContext;
-    private final BackendMeters meters;
     private final Transport transport;
     private final List<HostPort> endpoints;
-    /** Per endpoint, its address when it is an IP literal, else null (see {@link Backend#literalAddresses}). */
-    private final InetSocketAddress[] literalAddresses;
     /** Relay connections per endpoint, from the connect attempt until the channel closes or the attempt fails. */
     private final AtomicInteger[] open;
     /** Where the next endpoint choice starts looking; shared by the loops (a lost update only skews one choice). */
     private final AtomicInteger cursor = new AtomicInteger();
 
     /**
-     * @param backend the backend of the same name in the same snapshot: its config, its passive health and its
-     *                resolver are used; {@code sslContext} is the relay's own (another TLS engine)
+     * @param backend the backend of the same name in the same snapshot: its config, meters, passive health, resolver
+     *                and endpoint addresses are used; {@code sslContext} is the relay's own (another TLS engine)
      */
-    public RelayConnector(Backend backend, SslContext sslContext, BackendMeters meters, Transport transport) {
+    public RelayConnector(Backend backend, SslContext sslContext, Transport transport) {
         this.backend = requireNonNull(backend, "backend");
         this.config = backend.config();
         this.sslContext = requireNonNull(sslContext, "sslContext");
-        this.meters = requireNonNull(meters, "meters");
         this.transport = requireNonNull(transport, "transport");
         this.endpoints = config.endpoints();
-        this.literalAddresses = Backend.literalAddresses(endpoints);
         this.open = new AtomicInteger[endpoints.size()];
         for (int i = 0; i < open.length; i++) {
             open[i] = new AtomicInteger();
@@ -118,21 +104,19 @@ public final class RelayConnector {
         private final EventLoop loop;
         private final Supplier<? extends ChannelHandler> handler;
         private final Callback callback;
-        private final long deadline;
-        private final boolean[] tried = new boolean[endpoints.size()];
-        private int retriesLeft = config.retries();
+        private final ConnectAttempts attempts;
 
         Attempts(EventLoop loop, Supplier<? extends ChannelHandler> handler, Callback callback) {
             this.loop = loop;
             this.handler = handler;
             this.callback = callback;
-            this.deadline = System.nanoTime() + config.connectTimeout().toNanos();
+            this.attempts = new ConnectAttempts(backend, loop);
         }
 
         /** Connects to an endpoint not tried yet (there is always one: see {@link #failed}). */
         void next() {
             int n = endpoints.size();
-            int index = backend.choose(tried, Math.floorMod(cursor.get(), n),
+            int index = backend.choose(attempts.tried, Math.floorMod(cursor.get(), n),
                     config.loadBalancing() == LoadBalancing.LEAST_OUTSTANDING ? open : null);
             cursor.set((index + 1) % n);
             connect(index);
@@ -142,7 +126,7 @@ public final class RelayConnector {
             HostPort endpoint = endpoints.get(index);
             open[index].incrementAndGet();
             long start = System.nanoTime();
-            int timeoutMillis = Math.max(1, remainingMillis());
+            int timeoutMillis = Math.max(1, attempts.remainingMillis());
             String serverName = config.tls().serverName();
             Bootstrap bootstrap = Backend.connectBootstrap(loop, transport, backend.resolver(), timeoutMillis)
                     .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
@@ -156,15 +140,11 @@ public final class RelayConnector {
                             ch.pipeline().addLast("relay", handler.get());
                         }
                     });
-            // A resolved address (an IP literal) connects at once: Bootstrap skips the resolver for it.
-            InetSocketAddress literal = literalAddresses[index];
-            ChannelFuture connect = bootstrap.connect(literal != null ? literal
-                    : InetSocketAddress.createUnresolved(endpoint.host(), endpoint.port()));
+            ChannelFuture connect = bootstrap.connect(backend.address(index));
             connect.addListener((ChannelFuture f) -> {
                 if (!f.isSuccess()) {
                     open[index].decrementAndGet();
-                    failed(index, f.cause() instanceof ConnectTimeoutException
-                            ? RejectReason.BACKEND_TIMEOUT : RejectReason.BACKEND_CONNECT_FAILED, f.cause());
+                    failed(index, ConnectAttempts.connectFailure(f.cause()), f.cause());
                     return;
                 }
                 Channel ch = f.channel();
@@ -172,41 +152,24 @@ public final class RelayConnector {
                 ch.closeFuture().addListener(cf -> open[index].decrementAndGet());
                 ch.pipeline().get(SslHandler.class).handshakeFuture().addListener(hf -> {
                     if (hf.isSuccess()) {
-                        meters.connected(System.nanoTime() - start);
+                        backend.meters().connected(System.nanoTime() - start);
                         backend.endpointSucceeded(index);
                         callback.connected(ch, endpoint);
                         return;
                     }
                     ch.close();
-                    failed(index, hf.cause() instanceof SslHandshakeTimeoutException
-                            ? RejectReason.BACKEND_TIMEOUT : RejectReason.BACKEND_TLS_FAILED, hf.cause());
+                    failed(index, ConnectAttempts.handshakeFailure(hf.cause()), hf.cause());
                 });
             });
         }
 
         private void failed(int index, RejectReason reason, Throwable cause) {
-            meters.failed(reason);
-            backend.endpointFailed(index, loop);
-            tried[index] = true;
-            if (retriesLeft > 0 && remainingMillis() > 0 && callback.stillWaiting() && Backend.choosable(tried)) {
-                retriesLeft--;
-                meters.retried();
-                LOG.atDebug()
-                        .addKeyValue("backend", config.name())
-                        .addKeyValue("endpoint", endpoints.get(index).toString())
-                        .addKeyValue("reason", reason.label())
-                        .addKeyValue("cause", String.valueOf(cause))
-                        .log("relay: retrying on another endpoint");
+            if (attempts.failedMayRetry(index, reason, cause, callback.stillWaiting(),
+                    "relay: retrying on another endpoint")) {
                 next();
                 return;
             }
             callback.failed(reason, endpoints.get(index), cause);
-        }
-
-        /** What is left of connect-timeout for this client, in whole milliseconds. */
-        private int remainingMillis() {
-            long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
-            return (int) Math.max(0, Math.min(Integer.MAX_VALUE, left));
         }
     }
 }
