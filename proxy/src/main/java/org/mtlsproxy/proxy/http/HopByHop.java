@@ -51,7 +51,14 @@ public final class HopByHop {
         return new FieldNameSet(all);
     }
 
+    /**
+     * Removes the hop-by-hop fields. Messages rarely carry any: one pass over the names finds that out, and only
+     * then are the fields the {@code Connection} header names and the dozen fixed ones removed one by one.
+     */
     static void strip(HttpHeaders headers) {
+        if (!present(headers)) {
+            return;
+        }
         List<String> connection = headers.getAll(HttpHeaderNames.CONNECTION);
         for (String value : connection) {
             int start = 0;

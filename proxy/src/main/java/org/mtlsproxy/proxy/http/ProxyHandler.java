@@ -434,14 +434,12 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
                 && UpgradeTunnel.isWebSocketRequest(req);
         if (mustStrip) {
             HopByHop.strip(headers);
-        }
-        if (upgradeRequested) {
-            UpgradeTunnel.restoreUpgradeHeaders(headers);
-        }
-        if (mustStrip) {
             for (String name : listener.identityHeader().strip()) {
                 headers.remove(name);
             }
+        }
+        if (upgradeRequested) {
+            UpgradeTunnel.restoreUpgradeHeaders(headers);
         }
         // set() replaces every copy the client sent
         headers.set(listener.identityHeader().name(), formatted.xfcc);
@@ -951,9 +949,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
                 ReferenceCountUtil.release(resp);
                 return;
             }
-            if (HopByHop.present(resp.headers())) {
-                HopByHop.strip(resp.headers());
-            }
+            HopByHop.strip(resp.headers());
             client.write(resp, client.voidPromise());
             return;
         }
@@ -962,9 +958,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
         status = code;
         backendReusable = HttpUtil.isKeepAlive(resp);
         HttpHeaders headers = resp.headers();
-        if (HopByHop.present(headers)) {
-            HopByHop.strip(headers);
-        }
+        HopByHop.strip(headers);
         if (!headers.contains(HttpHeaderNames.DATE)) {
             headers.set(HttpHeaderNames.DATE, HttpDate.now()); // RFC 9110 §6.6.1
         }
