@@ -1,6 +1,7 @@
 package org.mtlsproxy.proxy.http;
 
 import io.netty.channel.Channel;
+import io.netty.util.AsciiString;
 import io.netty.util.Attribute;
 import io.netty.util.AttributeKey;
 import org.mtlsproxy.proxy.identity.ClientIdentity;
@@ -17,12 +18,13 @@ final class FormattedIdentity {
     private static final AttributeKey<FormattedIdentity> KEY = AttributeKey.valueOf("mtls-proxy.formatted-identity");
 
     final ClientIdentity identity;
-    final String xfcc;
+    /** Printable ASCII ({@link Xfcc}); an {@link AsciiString} so Netty copies its bytes into each request. */
+    final AsciiString xfcc;
     private String signedClaims;
 
     private FormattedIdentity(ClientIdentity identity) {
         this.identity = identity;
-        this.xfcc = Xfcc.format(identity);
+        this.xfcc = new AsciiString(Xfcc.format(identity));
     }
 
     /** The values of {@code identity} on {@code connection}, formatted on first use. */

@@ -110,6 +110,8 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
     /** The identity's header values, shared by the connection's streams (HTTP/2). */
     private FormattedIdentity formatted;
     private String remoteIp;
+    /** {@link #remoteIp} as the X-Forwarded-For value of a client that sent none (the usual case). */
+    private AsciiString remoteIpValue;
     private boolean closing;
     private boolean draining;
     /** Request chunks were written to the backend in this read batch and await one flush. */
@@ -182,6 +184,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
         this.ctx = ctx;
         this.client = ctx.channel();
         this.remoteIp = ConnectionAttributes.remoteIp(client);
+        this.remoteIpValue = new AsciiString(remoteIp);
         if (headTimeout != null) {
             // max-connection-lifetime: then finish the current request and close, like a drain of one connection.
             ScheduledFuture<?> lifetime = ctx.executor().schedule(this::stopAfterCurrentExchange,
@@ -442,10 +445,10 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
             UpgradeTunnel.restoreUpgradeHeaders(headers);
         }
         // set() replaces every copy the client sent
-        headers.set(listener.identityHeader().name(), formatted.xfcc);
+        headers.set(listener.identityHeaderName(), formatted.xfcc);
         IdentitySigner signer = listener.signer();
         String xff = headers.get(X_FORWARDED_FOR);
-        headers.set(X_FORWARDED_FOR, xff == null ? remoteIp : xff + ", " + remoteIp);
+        headers.set(X_FORWARDED_FOR, xff == null ? remoteIpValue : xff + ", " + remoteIp);
         headers.set(X_FORWARDED_PROTO, HTTPS);
         if (authority == null) {
             headers.set(HttpHeaderNames.HOST, r.backend().config().tls().serverName());

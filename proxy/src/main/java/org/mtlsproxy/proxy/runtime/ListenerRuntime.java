@@ -3,6 +3,7 @@ package org.mtlsproxy.proxy.runtime;
 import static java.util.Objects.requireNonNull;
 
 import io.netty.handler.ssl.SslContext;
+import io.netty.util.AsciiString;
 import org.mtlsproxy.config.IdentityHeaderConfig;
 import org.mtlsproxy.config.ListenerConfig;
 import org.mtlsproxy.proxy.http.FieldNameSet;
@@ -26,6 +27,8 @@ import org.mtlsproxy.proxy.tls.ClientCertificateVerifier;
  * @param requestFieldsToStrip the request fields removed before ours are added: hop-by-hop ones and
  *                       {@code identity-header.strip}, scanned for in one pass (their removal is then skipped when
  *                       none is there, the usual case)
+ * @param identityHeaderName {@code identity-header.name} as an {@link AsciiString}: its hash is computed once, and
+ *                       Netty copies its bytes into each request instead of encoding it character by character
  */
 public record ListenerRuntime(
         ListenerConfig config,
@@ -35,13 +38,14 @@ public record ListenerRuntime(
         IdentityHeaderConfig identityHeader,
         ListenerMeters meters,
         IdentitySigner signer,
-        FieldNameSet requestFieldsToStrip) {
+        FieldNameSet requestFieldsToStrip,
+        AsciiString identityHeaderName) {
 
     public ListenerRuntime(ListenerConfig config, SslContext sslContext, ClientCertificateVerifier verifier,
             RouteTable<RouteRuntime> routes, IdentityHeaderConfig identityHeader, ListenerMeters meters,
             IdentitySigner signer) {
         this(config, sslContext, verifier, routes, identityHeader, meters, signer,
-                HopByHop.with(identityHeader.strip()));
+                HopByHop.with(identityHeader.strip()), new AsciiString(identityHeader.name()));
     }
 
     public ListenerRuntime {
@@ -52,6 +56,7 @@ public record ListenerRuntime(
         requireNonNull(identityHeader, "identityHeader");
         requireNonNull(meters, "meters");
         requireNonNull(requestFieldsToStrip, "requestFieldsToStrip");
+        requireNonNull(identityHeaderName, "identityHeaderName");
     }
 
     public String name() {
