@@ -9,6 +9,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.mtlsproxy.testing.RecordingBackend;
 import org.mtlsproxy.testing.TestHttpClient;
 import org.mtlsproxy.testing.TestPki;
@@ -140,6 +142,45 @@ class BackendFailureIT {
                 TestHttpClient client = proxy.client(PKI.goodClient())) {
             assertThat(client.get("/close").status()).isEqualTo(502);
             assertThat(client.get("/after").status()).isEqualTo(200);
+        }
+    }
+
+    /**
+     * A response head that could be read two ways — by the proxy one way, by the client or a cache another — never
+     * reaches the client: 502 {@code backend_protocol_error}, and none of its bytes are passed on.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {
+        "HTTP/1.1 200 OK\r\nX-A: 1\r\n X-Forged: folded\r\nContent-Length: 2\r\n\r\nok",
+        "HTTP/1.1 200 OK\r\nX-A: 1\rX-Forged: bare-cr\r\nContent-Length: 2\r\n\r\nok",
+        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 12\r\n\r\nokX-Forged: 1",
+        "HTTP/1.1 200 OK\r\nX-Forged : space\r\nContent-Length: 2\r\n\r\nok",
+        "HTTP/1.1 200 OK\r\nX-Forged: nul\u0000\r\nContent-Length: 2\r\n\r\nok",
+        "HTTP/1.1 OK 200\r\nX-Forged: status\r\nContent-Length: 2\r\n\r\nok",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nokX-Forged: 1\r\n0\r\n\r\n"
+    })
+    void aResponseThatCanBeReadTwoWaysGets502AndNoneOfItsBytes(String response) throws Exception {
+        try (RawTls.ScriptedBackend backend = new RawTls.ScriptedBackend((i, s, in, out) -> {
+                    MalformedTrafficIT.readHead(in);
+                    RawTls.ScriptedBackend.write(out, response);
+                    Thread.sleep(500);
+                });
+                ProxyFixture proxy = ProxyFixture.builder().backend("b", backend.port())
+                        .route("all", null, "/", "b", ALLOW_GOOD).start();
+                RawTls.Client client = new RawTls.Client(proxy.port(), PKI.goodClient())) {
+            client.send("GET /ambiguous HTTP/1.1\r\nHost: x\r\n\r\n");
+
+            String out = client.readAll(3000);
+            if (response.contains("chunked")) {
+                // The status was out before the bad chunk: the response cannot be replaced, only cut short.
+                assertThat(out).startsWith("HTTP/1.1 200").endsWith("<EOF>").doesNotContain("X-Forged");
+                assertThat(proxy.counter("mtls_proxy.request.rejections", "listener", ProxyFixture.LISTENER,
+                        "route", "all", "reason", "backend_response_incomplete")).isEqualTo(1);
+            } else {
+                assertThat(out).startsWith("HTTP/1.1 502").doesNotContain("X-Forged").doesNotContain("ok");
+                assertThat(proxy.counter("mtls_proxy.request.rejections", "listener", ProxyFixture.LISTENER,
+                        "route", "all", "reason", "backend_protocol_error")).isEqualTo(1);
+            }
         }
     }
 

@@ -8,7 +8,6 @@ import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelPipeline;
-import io.netty.handler.codec.http.HttpClientCodec;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpHeaders;
@@ -30,6 +29,7 @@ import org.mtlsproxy.proxy.tls.ClientCertificateException;
 import org.mtlsproxy.proxy.tls.PeerChain;
 import org.mtlsproxy.proxy.transport.IdleTimeoutHandler;
 import org.mtlsproxy.proxy.upstream.BackendConnection;
+import org.mtlsproxy.proxy.upstream.BackendHttpCodec;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -111,7 +111,7 @@ final class UpgradeTunnel {
         ChannelPipeline cp = client.pipeline();
         ChannelPipeline bp = backend.pipeline();
         HttpServerCodec clientCodec = cp.get(HttpServerCodec.class);
-        HttpClientCodec backendCodec = bp.get(HttpClientCodec.class);
+        BackendHttpCodec backendCodec = bp.get(BackendHttpCodec.class);
         if (clientCodec == null || backendCodec == null) {
             ReferenceCountUtil.release(resp);
             backend.close();

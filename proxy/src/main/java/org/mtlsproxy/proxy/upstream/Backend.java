@@ -9,8 +9,6 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.EventLoop;
-import io.netty.handler.codec.http.HttpClientCodec;
-import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.util.concurrent.ScheduledFuture;
@@ -476,10 +474,7 @@ public final class Backend {
                             tls.setHandshakeTimeoutMillis(timeoutMillis);
                             ChannelPipeline p = ch.pipeline();
                             p.addLast("tls", tls);
-                            p.addLast("http-codec", new HttpClientCodec(new HttpDecoderConfig()
-                                    .setMaxInitialLineLength(8192)
-                                    .setMaxHeaderSize(65536)
-                                    .setMaxChunkSize(65536), false, true));
+                            p.addLast("http-codec", new BackendHttpCodec(8192, 65536));
                             p.addLast("idle", new IdleTimeoutHandler(config.idleTimeout()));
                             p.addLast("backend", connection);
                         }
