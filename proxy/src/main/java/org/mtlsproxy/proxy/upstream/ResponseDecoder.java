@@ -20,6 +20,7 @@ import io.netty.handler.codec.http.TooLongHttpHeaderException;
 import io.netty.handler.codec.http.TooLongHttpLineException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -48,6 +49,8 @@ final class ResponseDecoder extends ByteToMessageDecoder {
     private enum State { HEAD, FIXED, UNTIL_CLOSE, CHUNK_SIZE, CHUNK_DATA, CHUNK_END, TRAILERS, BAD, UPGRADED }
 
     private static final boolean[] TOKEN = new boolean[256];
+    /** The value of an ASCII hex digit, -1 for any other byte. */
+    private static final byte[] HEX = new byte[256];
 
     static {
         for (char c = '0'; c <= '9'; c++) {
@@ -59,6 +62,11 @@ final class ResponseDecoder extends ByteToMessageDecoder {
         }
         for (char c : "!#$%&'*+-.^_`|~".toCharArray()) {
             TOKEN[c] = true;
+        }
+        Arrays.fill(HEX, (byte) -1);
+        for (int i = 0; i < 16; i++) {
+            HEX["0123456789abcdef".charAt(i)] = (byte) i;
+            HEX["0123456789ABCDEF".charAt(i)] = (byte) i;
         }
     }
 
@@ -159,18 +167,8 @@ final class ResponseDecoder extends ByteToMessageDecoder {
                 return;
             }
         }
-        int headEnd = sectionEnd(in, start, end, true);
+        int headEnd = completeSection(in, out, true);
         if (headEnd < 0) {
-            if (headEnd == -2) {
-                fail(in, out, new TooLongHttpLineException("the status line is over " + maxLine + " bytes"), false);
-            } else if (end - start > maxHead) {
-                fail(in, out, new TooLongHttpHeaderException("the response head is over " + maxHead + " bytes"),
-                        false);
-            }
-            return;
-        }
-        if (headEnd - start > maxHead) {
-            fail(in, out, new TooLongHttpHeaderException("the response head is over " + maxHead + " bytes"), false);
             return;
         }
         byte[] head = new byte[headEnd - start];
@@ -181,6 +179,26 @@ final class ResponseDecoder extends ByteToMessageDecoder {
         } catch (InvalidResponseException e) {
             fail(in, out, e, false);
         }
+    }
+
+    /**
+     * The end of the head ({@code head}) or trailer section starting at the reader index, or -1 while it is
+     * incomplete or when it is over the limits (then the response has failed).
+     */
+    private int completeSection(ByteBuf in, List<Object> out, boolean head) {
+        int start = in.readerIndex();
+        int end = in.writerIndex();
+        int sectionEnd = sectionEnd(in, start, end, head);
+        if (sectionEnd == -2) {
+            fail(in, out, new TooLongHttpLineException("the status line is over " + maxLine + " bytes"), false);
+            return -1;
+        }
+        if ((sectionEnd < 0 ? end : sectionEnd) - start > maxHead) {
+            fail(in, out, new TooLongHttpHeaderException((head ? "the response head" : "the trailer section")
+                    + " is over " + maxHead + " bytes"), !head);
+            return -1;
+        }
+        return sectionEnd;
     }
 
     /**
@@ -530,7 +548,7 @@ final class ResponseDecoder extends ByteToMessageDecoder {
         long size = 0;
         int i = start;
         while (i < end) {
-            int d = hexDigit(in.getByte(i));
+            int d = HEX[in.getByte(i) & 0xFF];
             if (d < 0) {
                 break;
             }
@@ -566,19 +584,6 @@ final class ResponseDecoder extends ByteToMessageDecoder {
         }
     }
 
-    private static int hexDigit(byte c) {
-        if (c >= '0' && c <= '9') {
-            return c - '0';
-        }
-        if (c >= 'a' && c <= 'f') {
-            return c - 'a' + 10;
-        }
-        if (c >= 'A' && c <= 'F') {
-            return c - 'A' + 10;
-        }
-        return -1;
-    }
-
     private void readChunkData(ByteBuf in, List<Object> out) {
         int n = (int) Math.min(Math.min(in.readableBytes(), MAX_CONTENT_SLICE), remaining);
         if (n == 0) {
@@ -609,17 +614,8 @@ final class ResponseDecoder extends ByteToMessageDecoder {
 
     private void readTrailers(ByteBuf in, List<Object> out) {
         int start = in.readerIndex();
-        int end = in.writerIndex();
-        int sectionEnd = sectionEnd(in, start, end, false);
+        int sectionEnd = completeSection(in, out, false);
         if (sectionEnd < 0) {
-            if (end - start > maxHead) {
-                fail(in, out, new TooLongHttpHeaderException("the trailer section is over " + maxHead + " bytes"),
-                        true);
-            }
-            return;
-        }
-        if (sectionEnd - start > maxHead) {
-            fail(in, out, new TooLongHttpHeaderException("the trailer section is over " + maxHead + " bytes"), true);
             return;
         }
         if (sectionEnd - start <= 2) {
