@@ -157,6 +157,8 @@ class BackendFailureIT {
         "HTTP/1.1 200 OK\r\nX-Forged : space\r\nContent-Length: 2\r\n\r\nok",
         "HTTP/1.1 200 OK\r\nX-Forged: nul\u0000\r\nContent-Length: 2\r\n\r\nok",
         "HTTP/1.1 OK 200\r\nX-Forged: status\r\nContent-Length: 2\r\n\r\nok",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 2\r\n\r\nok",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\nokX-Forged: 1",
         "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nokX-Forged: 1\r\n0\r\n\r\n"
     })
     void aResponseThatCanBeReadTwoWaysGets502AndNoneOfItsBytes(String response) throws Exception {
@@ -171,7 +173,7 @@ class BackendFailureIT {
             client.send("GET /ambiguous HTTP/1.1\r\nHost: x\r\n\r\n");
 
             String out = client.readAll(3000);
-            if (response.contains("chunked")) {
+            if (response.contains("chunked\r\n\r\n")) {
                 // The status was out before the bad chunk: the response cannot be replaced, only cut short.
                 assertThat(out).startsWith("HTTP/1.1 200").endsWith("<EOF>").doesNotContain("X-Forged");
                 assertThat(proxy.counter("mtls_proxy.request.rejections", "listener", ProxyFixture.LISTENER,

@@ -42,6 +42,12 @@ final class ReceivedHeaders extends HttpHeaders {
     private HttpHeaders copied;
 
     private static final CharSequence[] NO_FIELDS = new CharSequence[0];
+    /**
+     * Past this many received fields, removals go to the hashed copy: a removal here scans every field, and
+     * {@code HopByHop.strip} removes one name per token of {@code Connection}, which a hostile backend can make
+     * as long as the head allows.
+     */
+    private static final int LINEAR_REMOVALS = 64;
 
     /** {@code at} holds four offsets per field for {@code fields} fields, as {@link ResponseDecoder} found them. */
     ReceivedHeaders(byte[] bytes, int[] at, int fields) {
@@ -277,8 +283,8 @@ final class ReceivedHeaders extends HttpHeaders {
 
     @Override
     public HttpHeaders remove(CharSequence name) {
-        if (copied != null) {
-            copied.remove(name);
+        if (copied != null || fields > LINEAR_REMOVALS) {
+            ordinary().remove(name);
             return this;
         }
         for (int i = 0; i < fields; i++) {

@@ -13,6 +13,7 @@ import io.netty.handler.codec.http.DefaultLastHttpContent;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.InvalidChunkTerminationException;
 import io.netty.handler.codec.http.LastHttpContent;
@@ -29,17 +30,18 @@ import java.util.List;
  * fields stay as the bytes that arrived ({@link ReceivedHeaders}): no string per name and value, no hashed map, and
  * the encoder on the client side copies them back out in one memory copy each.
  *
- * <p>Stricter than Netty's decoder where leniency could let a response be read two ways: a field name must be a
- * token followed directly by the colon, a value must not contain control characters (a bare CR included), a
- * folded line ({@code obs-fold}) is refused (RFC 9112 §5.2 lets a proxy answer 502), several differing
- * {@code Content-Length} values are refused, and a chunk must end with CRLF. A failure is a head or a last content
- * whose {@link DecoderResult} failed, after which everything until the connection closes is discarded.
+ * <p>It refuses what Netty's decoder refused (several {@code Content-Length} values, {@code Transfer-Encoding} with
+ * {@code Content-Length} or in HTTP/1.0, chunked other than once and last) and, where Netty was lenient, what could
+ * be read two ways: a field name must be a token followed directly by the colon, a value must not contain control
+ * characters (a bare CR included), a folded line ({@code obs-fold}) is refused (RFC 9112 §5.2 lets a proxy answer
+ * 502), and a chunk must end with CRLF. A failure is a head or a last content whose {@link DecoderResult} failed,
+ * after which everything until the connection closes is discarded.
  *
  * <p>Framing (RFC 9112 §6.3): no body for 1xx, 204, 304 and a response to HEAD (the method comes from
- * {@link #requestSent}, called by the request encoder of the same connection); a {@code Transfer-Encoding} whose
- * last coding is chunked is chunked, with any {@code Content-Length} removed; any other {@code Transfer-Encoding}, or
- * neither field, reads until the connection closes; otherwise {@code Content-Length}. A 101 switching to a protocol
- * other than HTTP/1.x leaves the rest of the bytes undecoded.
+ * {@link #requestSent}, called by the request encoder of the same connection), their {@code Transfer-Encoding}
+ * losing its chunked coding as in Netty; a {@code Transfer-Encoding} whose last coding is chunked is chunked; any
+ * other reads until the connection closes, as does a response with neither field; otherwise {@code Content-Length}.
+ * A 101 switching to a protocol other than HTTP/1.x leaves the rest of the bytes undecoded.
  */
 final class ResponseDecoder extends ByteToMessageDecoder {
 
@@ -281,44 +283,45 @@ final class ResponseDecoder extends ByteToMessageDecoder {
         int count = parseFields(head, eol + 1, null);
         ReceivedHeaders headers = new ReceivedHeaders(head, at, count);
         at = null;
-        out.add(new DefaultHttpResponse(version, status, headers));
+        DefaultHttpResponse response = new DefaultHttpResponse(version, status, headers);
 
-        // Framing.
+        // Framing, decided (and refused) before the head is handed on. As Netty's decoder: a message that never
+        // has a body is not checked for Transfer-Encoding, whose chunked coding is dropped from it.
         if (code < 200 && code != 101) {
             // 1xx: the final response follows; its request is still waiting.
-            out.add(LastHttpContent.EMPTY_LAST_CONTENT);
+            noBody(response, out);
             return;
         }
         HttpMethod method = sent.poll();
         if (code == 101) {
-            out.add(LastHttpContent.EMPTY_LAST_CONTENT);
+            noBody(response, out);
             String upgrade = headers.get(HttpHeaderNames.UPGRADE);
             if (upgrade == null || (!upgrade.contains("HTTP/1.0") && !upgrade.contains("HTTP/1.1"))) {
                 state = State.UPGRADED;
             }
             return;
         }
-        boolean hasLength = contentLengthSeen;
-        if (transferEncodingSeen) {
-            // RFC 9112 §6.3: Transfer-Encoding overrides Content-Length, which must not be forwarded with it.
-            if (hasLength) {
-                headers.remove(HttpHeaderNames.CONTENT_LENGTH);
-                hasLength = false;
-            }
-        }
         if (HttpMethod.HEAD.equals(method) || code == 204 || code == 304) {
-            out.add(LastHttpContent.EMPTY_LAST_CONTENT);
+            noBody(response, out);
             return;
         }
         if (transferEncodingSeen) {
-            if (lastCodingChunked) {
-                state = State.CHUNK_SIZE;
-            } else {
-                state = State.UNTIL_CLOSE;
+            // RFC 9112 §6.1/§6.3, and what Netty's decoder refused: a response that could be framed two ways.
+            if (version != HttpVersion.HTTP_1_1) {
+                throw new InvalidResponseException("Transfer-Encoding in an HTTP/1.0 response");
             }
+            if (contentLengthSeen) {
+                throw new InvalidResponseException("both Transfer-Encoding and Content-Length");
+            }
+            if (chunkedCodings > 1 || (chunkedCodings == 1 && !lastCodingChunked)) {
+                throw new InvalidResponseException("chunked must be the last transfer coding, and only once");
+            }
+            out.add(response);
+            state = lastCodingChunked ? State.CHUNK_SIZE : State.UNTIL_CLOSE;
             return;
         }
-        if (hasLength) {
+        out.add(response);
+        if (contentLengthSeen) {
             if (contentLength == 0) {
                 out.add(LastHttpContent.EMPTY_LAST_CONTENT);
                 return;
@@ -330,11 +333,20 @@ final class ResponseDecoder extends ByteToMessageDecoder {
         state = State.UNTIL_CLOSE;
     }
 
+    private void noBody(DefaultHttpResponse response, List<Object> out) {
+        if (transferEncodingSeen) {
+            HttpUtil.setTransferEncodingChunked(response, false);
+        }
+        out.add(response);
+        out.add(LastHttpContent.EMPTY_LAST_CONTENT);
+    }
+
     // What parseFields found about framing in the head it parsed last.
     private boolean contentLengthSeen;
     private long contentLength;
     private boolean transferEncodingSeen;
     private boolean lastCodingChunked;
+    private int chunkedCodings;
     /** The offsets parseFields found, four per field (handed to the head's {@link ReceivedHeaders}). */
     private int[] at;
 
@@ -348,6 +360,7 @@ final class ResponseDecoder extends ByteToMessageDecoder {
         contentLength = -1;
         transferEncodingSeen = false;
         lastCodingChunked = false;
+        chunkedCodings = 0;
         int count = 0;
         // One field per line: the section's lines but its first (status) line and the empty one.
         int[] at = trailers == null ? new int[Math.max(0, lines - 2) * 4] : null;
@@ -407,7 +420,7 @@ final class ResponseDecoder extends ByteToMessageDecoder {
                     contentLength(b, vs, ve);
                 } else if (nameLen == 17 && nameIs(b, p, HttpHeaderNames.TRANSFER_ENCODING)) {
                     transferEncodingSeen = true;
-                    lastCodingChunked = lastTokenIsChunked(b, vs, ve);
+                    transferCodings(b, vs, ve);
                 }
                 at[count * 4] = p;
                 at[count * 4 + 1] = nameEnd;
@@ -421,51 +434,58 @@ final class ResponseDecoder extends ByteToMessageDecoder {
         return count;
     }
 
-    /** Content-Length = 1*DIGIT; a list or repeated field must repeat one value (RFC 9110 §8.6). */
+    /**
+     * Content-Length = 1*DIGIT, in one field. RFC 9110 §8.6 lets a recipient reject a list or repeated field, as
+     * Netty's decoder did: passing one on would give clients (HTTP/2 ones especially) a length they refuse.
+     */
     private void contentLength(byte[] b, int vs, int ve) throws InvalidResponseException {
-        int i = vs;
-        while (true) {
-            while (i < ve && (b[i] == ' ' || b[i] == '\t')) {
-                i++;
-            }
-            long v = 0;
-            int digits = 0;
-            while (i < ve && b[i] >= '0' && b[i] <= '9') {
-                if (v > (Long.MAX_VALUE - 9) / 10) {
-                    throw new InvalidResponseException("Content-Length too large");
-                }
-                v = v * 10 + (b[i] - '0');
-                digits++;
-                i++;
-            }
-            while (i < ve && (b[i] == ' ' || b[i] == '\t')) {
-                i++;
-            }
-            if (digits == 0 || (i < ve && b[i] != ',')) {
+        if (contentLengthSeen) {
+            throw new InvalidResponseException("several Content-Length fields");
+        }
+        if (vs == ve) {
+            throw new InvalidResponseException("empty Content-Length");
+        }
+        long v = 0;
+        for (int i = vs; i < ve; i++) {
+            if (b[i] < '0' || b[i] > '9') {
                 throw new InvalidResponseException("invalid Content-Length");
             }
-            if (contentLengthSeen && v != contentLength) {
-                throw new InvalidResponseException("several different Content-Length values");
+            if (v > (Long.MAX_VALUE - 9) / 10) {
+                throw new InvalidResponseException("Content-Length too large");
             }
-            contentLengthSeen = true;
-            contentLength = v;
-            if (i == ve) {
-                return;
-            }
-            i++; // the comma
+            v = v * 10 + (b[i] - '0');
         }
+        contentLengthSeen = true;
+        contentLength = v;
     }
 
-    private static boolean lastTokenIsChunked(byte[] b, int vs, int ve) {
-        int e = ve;
-        while (e > vs && (b[e - 1] == ' ' || b[e - 1] == '\t' || b[e - 1] == ',')) {
-            e--;
+    /**
+     * Notes the codings of one Transfer-Encoding field (a comma-separated list; empty elements and the whitespace
+     * around them ignored): how many are chunked, and whether the last one so far is.
+     */
+    private void transferCodings(byte[] b, int vs, int ve) {
+        int start = vs;
+        while (start <= ve) {
+            int comma = start;
+            while (comma < ve && b[comma] != ',') {
+                comma++;
+            }
+            int s0 = start;
+            int e0 = comma;
+            while (s0 < e0 && (b[s0] == ' ' || b[s0] == '\t')) {
+                s0++;
+            }
+            while (e0 > s0 && (b[e0 - 1] == ' ' || b[e0 - 1] == '\t')) {
+                e0--;
+            }
+            if (s0 < e0) {
+                lastCodingChunked = e0 - s0 == 7 && nameIs(b, s0, "chunked");
+                if (lastCodingChunked) {
+                    chunkedCodings++;
+                }
+            }
+            start = comma + 1;
         }
-        int s = e;
-        while (s > vs && b[s - 1] != ',' && b[s - 1] != ' ' && b[s - 1] != '\t') {
-            s--;
-        }
-        return e - s == 7 && nameIs(b, s, "chunked");
     }
 
     private static boolean nameIs(byte[] b, int at, CharSequence lowerCase) {
