@@ -186,6 +186,35 @@ class BackendFailureIT {
         }
     }
 
+    /**
+     * A backend that sends, after a complete response, the start of a head nobody asked for: that connection is not
+     * pooled, so the next request's response is never read as the continuation of those bytes.
+     */
+    @Test
+    void aBackendConnectionHoldingBytesBeyondItsResponseIsNotReused() throws Exception {
+        try (RawTls.ScriptedBackend backend = new RawTls.ScriptedBackend((i, s, in, out) -> {
+                    for (int n = 0; MalformedTrafficIT.readHead(in) != null; n++) {
+                        RawTls.ScriptedBackend.write(out, i > 0
+                                ? "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nclean"
+                                // The first connection: a response plus the start of another; then, should its
+                                // connection be reused, the rest of that other one.
+                                : n == 0 ? "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\nX-Poison: 1\r\n"
+                                : "Content-Length: 6\r\n\r\nsecret");
+                    }
+                });
+                ProxyFixture proxy = ProxyFixture.builder().backend("b", backend.port())
+                        .route("all", null, "/", "b", ALLOW_GOOD).start();
+                TestHttpClient client = proxy.client(PKI.goodClient())) {
+            assertThat(client.get("/first").bodyText()).isEqualTo("ok");
+
+            TestHttpClient.Response second = client.get("/second");
+            assertThat(second.status()).isEqualTo(200);
+            assertThat(second.bodyText()).isEqualTo("clean");
+            assertThat(second.header("X-Poison")).isNull();
+            assertThat(backend.accepted.get()).isEqualTo(2);
+        }
+    }
+
     /** Answers every request with a head promising 1000 bytes, sends 100 of them and closes the connection. */
     private static RawTls.ScriptedBackend truncatingBackend() throws Exception {
         return new RawTls.ScriptedBackend((i, s, in, out) -> {

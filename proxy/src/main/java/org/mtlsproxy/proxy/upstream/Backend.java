@@ -675,7 +675,7 @@ public final class Backend {
         connection.detach();
         connection.endFlight();
         Channel ch = connection.channel();
-        if (!reusable || closed || ch == null || !ch.isActive()) {
+        if (!reusable || closed || ch == null || !ch.isActive() || !connection.betweenResponses()) {
             if (ch != null) {
                 ch.close();
             }
@@ -744,9 +744,11 @@ public final class Backend {
             BackendConnection c;
             // Most recently used first: it is the least likely to have been closed by the backend's idle timer.
             while ((c = q.pollLast()) != null) {
-                if (c.channel().isActive()) {
+                if (c.channel().isActive() && c.betweenResponses()) {
                     return c;
                 }
+                // Closed by the backend, or it sent bytes while idle: never reused (closing it ends its count).
+                c.channel().close();
             }
             return null;
         }

@@ -31,6 +31,7 @@ public final class BackendConnection extends ChannelInboundHandlerAdapter {
     private final HostPort endpoint;
     private final int index;
     private Channel channel;
+    private BackendHttpCodec codec;
     private UpstreamListener listener;
     private int uses;
     private boolean inFlight;
@@ -92,6 +93,15 @@ public final class BackendConnection extends ChannelInboundHandlerAdapter {
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
         this.channel = ctx.channel();
+        this.codec = ctx.pipeline().get(BackendHttpCodec.class);
+    }
+
+    /**
+     * Nothing of a response is under way or held back undecoded: the connection can carry another exchange. A
+     * backend that sent more than its response (or bytes while idle) short of a whole message fails this.
+     */
+    boolean betweenResponses() {
+        return codec != null && codec.betweenResponses();
     }
 
     @Override

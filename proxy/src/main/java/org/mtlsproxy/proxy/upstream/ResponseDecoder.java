@@ -92,6 +92,15 @@ final class ResponseDecoder extends ByteToMessageDecoder {
         this.maxHead = maxHead;
     }
 
+    /**
+     * No response is being decoded and no byte of a next one is held: a pooled connection whose backend sent more
+     * than its response (the start of a head no request asked for) must not carry another exchange, whose own
+     * response would be read as that head's continuation.
+     */
+    boolean betweenResponses() {
+        return state == State.HEAD && !internalBuffer().isReadable();
+    }
+
     /** A request went out on this connection; its response is read accordingly (no body for HEAD). */
     void requestSent(HttpMethod method) {
         sent.add(method);
