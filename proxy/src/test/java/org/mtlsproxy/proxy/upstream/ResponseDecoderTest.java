@@ -209,6 +209,15 @@ class ResponseDecoderTest {
             return items;
         }
 
+        /** After a GET, {@code wire} yields one failed head, and then nothing more comes out. */
+        void assertRefused(String wire) {
+            List<Object> items = send(HttpMethod.GET).receive(wire);
+
+            assertThat(items).hasSize(1);
+            assertThat(heads(items).get(0).decoderResult().isFailure()).isTrue();
+            assertDiscardsEverything();
+        }
+
         /** Nothing more comes out of the connection, whatever the backend sends, and at the close. */
         void assertDiscardsEverything() {
             assertThat(receive("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")).isEmpty();
@@ -337,31 +346,14 @@ class ResponseDecoderTest {
         assertThat(((Body) items.get(2)).last()).isTrue();
     }
 
+    /** Several values, equal or not, listed or repeated: refused, as Netty's decoder refused them. */
     @ParameterizedTest
     @ValueSource(strings = {"Content-Length: 42, 42\r\n", "Content-Length: 42\r\nContent-Length: 42\r\n",
-        "Content-Length: 42,42 , 42\r\n"})
-    void repeatedOrListedContentLengthIsRejectedAsByNetty(String fields) {
-        try (Connection c = new Connection()) {
-            List<Object> items = c.send(HttpMethod.GET)
-                    .receive("HTTP/1.1 200 OK\r\n" + fields + "\r\n" + "p".repeat(42));
-
-            assertThat(items).hasSize(1);
-            assertThat(heads(items).get(0).decoderResult().isFailure()).isTrue();
-            c.assertDiscardsEverything();
-        }
-    }
-
-    @ParameterizedTest
-    @ValueSource(strings = {"Content-Length: 42, 43\r\n", "Content-Length: 42\r\nContent-Length: 43\r\n",
+        "Content-Length: 42,42 , 42\r\n", "Content-Length: 42, 43\r\n", "Content-Length: 42\r\nContent-Length: 43\r\n",
         "Content-Length: 42\r\nX-A: b\r\ncontent-length: 4\r\n"})
-    void differingContentLengthsAreRejected(String fields) {
+    void severalContentLengthValuesAreRejected(String fields) {
         try (Connection c = new Connection()) {
-            List<Object> items = c.send(HttpMethod.GET)
-                    .receive("HTTP/1.1 200 OK\r\n" + fields + "\r\n" + "p".repeat(42));
-
-            assertThat(items).hasSize(1);
-            assertThat(heads(items).get(0).decoderResult().isFailure()).isTrue();
-            c.assertDiscardsEverything();
+            c.assertRefused("HTTP/1.1 200 OK\r\n" + fields + "\r\n" + "p".repeat(42));
         }
     }
 
@@ -370,12 +362,7 @@ class ResponseDecoderTest {
         "99999999999999999999999"})
     void nonNumericContentLengthIsRejected(String value) {
         try (Connection c = new Connection()) {
-            List<Object> items = c.send(HttpMethod.GET)
-                    .receive("HTTP/1.1 200 OK\r\nContent-Length: " + value + "\r\n\r\nhello");
-
-            assertThat(items).hasSize(1);
-            assertThat(heads(items).get(0).decoderResult().isFailure()).isTrue();
-            c.assertDiscardsEverything();
+            c.assertRefused("HTTP/1.1 200 OK\r\nContent-Length: " + value + "\r\n\r\nhello");
         }
     }
 
@@ -447,24 +434,15 @@ class ResponseDecoderTest {
         "Transfer-Encoding: chunked, chunked\r\n", "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n"})
     void transferEncodingThatCouldBeFramedTwoWaysIsRejected(String fields) {
         try (Connection c = new Connection()) {
-            List<Object> items = c.send(HttpMethod.GET).receive(
-                    "HTTP/1.1 200 OK\r\n" + fields + "X-After: 1\r\n\r\n3\r\nabc\r\n0\r\n\r\n");
-
-            assertThat(items).hasSize(1);
-            assertThat(heads(items).get(0).decoderResult().isFailure()).isTrue();
-            c.assertDiscardsEverything();
+            c.assertRefused("HTTP/1.1 200 OK\r\n" + fields + "X-After: 1\r\n\r\n3\r\nabc\r\n0\r\n\r\n");
         }
     }
 
     @Test
     void transferEncodingInAnHttp10ResponseIsRejected() {
         try (Connection c = new Connection()) {
-            List<Object> items = c.send(HttpMethod.GET).receive(
-                    "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n");
-
-            assertThat(items).hasSize(1);
-            assertThat(heads(items).get(0).decoderResult().isFailure()).isTrue();
-            c.assertDiscardsEverything();
+            c.assertRefused("HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    + "3\r\nabc\r\n0\r\n\r\n");
         }
     }
 
