@@ -10,6 +10,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.stream.Collectors;
 import org.mtlsproxy.config.BackendConfig;
 import org.mtlsproxy.config.ListenerConfig;
 import org.mtlsproxy.config.ProxyConfig;
@@ -196,6 +197,9 @@ public final class RuntimeSnapshot {
             listeners.put(l.name(), new ListenerRuntime(l, ctx, verifier, RouteTable.build(entries, RouteRuntime::name),
                     config.identityHeader(), metrics.listener(l.name()), signer));
         }
+        // Listeners this configuration no longer has: their generated ticket keys go once it is in force.
+        ticketKeys.add(tickets.keepOnly(config.listeners().stream().map(ListenerConfig::name)
+                .collect(Collectors.toSet())));
         return new RuntimeSnapshot(config, Map.copyOf(listeners), Map.copyOf(backends), List.copyOf(certificates),
                 Map.copyOf(tcpListeners), List.copyOf(ticketKeys));
     }

@@ -136,6 +136,16 @@ public final class SessionTicketKeys implements AutoCloseable {
         return () -> rings.computeIfAbsent(listener, l -> ring).attach(context, config.rotationInterval());
     }
 
+    /**
+     * On commit, forgets the generated keys of every listener not in {@code listeners} (the configuration that goes
+     * into force no longer has it): they stop rotating and are not kept for the life of the process. A listener of
+     * that name configured again later starts with new keys, as any new listener does.
+     */
+    public Pending keepOnly(Set<String> listeners) {
+        Set<String> keep = Set.copyOf(listeners);
+        return () -> rings.keySet().retainAll(keep);
+    }
+
     /** Rotates every generated key set whose interval has passed. Runs on the scheduler thread. */
     public void rotateDue() {
         Instant now = clock.instant();

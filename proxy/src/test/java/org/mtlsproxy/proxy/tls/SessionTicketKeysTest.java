@@ -15,6 +15,7 @@ import java.time.ZoneOffset;
 import java.util.Base64;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.mtlsproxy.config.CrlExpiredPolicy;
@@ -85,6 +86,25 @@ class SessionTicketKeysTest {
         keys.install("b", GENERATED, serverContext()).commit();
 
         assertThat(only(keys.generatedKeys("a"))).isNotEqualTo(only(keys.generatedKeys("b")));
+    }
+
+    @Test
+    void theKeysOfListenersNoLongerConfiguredAreForgottenOnceTheNewConfigurationIsInForce() throws Exception {
+        SessionTicketKeys keys = SessionTicketKeys.manual(clock);
+        keys.install("a", GENERATED, serverContext()).commit();
+        keys.install("b", GENERATED, serverContext()).commit();
+        List<byte[]> a = keys.generatedKeys("a");
+
+        SessionTicketKeys.Pending onlyA = keys.keepOnly(Set.of("a"));
+        // not yet in force (a refused reload never commits): both kept
+        assertThat(keys.generatedKeys("b")).isNotEmpty();
+
+        onlyA.commit();
+        assertThat(keys.generatedKeys("b")).isEmpty();
+        assertThat(keys.generatedKeys("a")).containsExactlyElementsOf(a);
+        // b configured again later: new keys, as for any new listener
+        keys.install("b", GENERATED, serverContext()).commit();
+        assertThat(only(keys.generatedKeys("b"))).isNotEqualTo(only(a));
     }
 
     @Test
