@@ -180,11 +180,6 @@ final class ReceivedHeaders extends HttpHeaders {
     }
 
     @Override
-    public Iterator<String> valueStringIterator(CharSequence name) {
-        return getAll(name).iterator();
-    }
-
-    @Override
     public boolean contains(CharSequence name) {
         if (copied != null) {
             return copied.contains(name);

@@ -289,9 +289,11 @@ final class ResponseDecoder extends ByteToMessageDecoder {
         }
         HttpResponseStatus status = status(code, head, reasonStart, lineEnd);
 
-        int count = parseFields(head, eol + 1, null);
+        // One field per line: the section's lines but its first (status) line and the empty one.
+        int[] at = new int[Math.max(0, lines - 2) * 4];
+        int count = parseFields(head, eol + 1, at);
+        framing(head, at, count);
         ReceivedHeaders headers = new ReceivedHeaders(head, at, count);
-        at = null;
         DefaultHttpResponse response = new DefaultHttpResponse(version, status, headers);
 
         // Framing, decided (and refused) before the head is handed on. As Netty's decoder: a message that never
@@ -350,29 +352,19 @@ final class ResponseDecoder extends ByteToMessageDecoder {
         out.add(LastHttpContent.EMPTY_LAST_CONTENT);
     }
 
-    // What parseFields found about framing in the head it parsed last.
+    // What framing found in the head it read last.
     private boolean contentLengthSeen;
     private long contentLength;
     private boolean transferEncodingSeen;
     private boolean lastCodingChunked;
     private int chunkedCodings;
-    /** The offsets parseFields found, four per field (handed to the head's {@link ReceivedHeaders}). */
-    private int[] at;
 
     /**
-     * Parses the fields from {@code pos} to the empty line into {@link #at} (four offsets each), notes the framing
-     * fields and returns the count. With {@code trailers} non-null, the fields are added there instead (as Netty's
-     * decoder does, without Content-Length, Transfer-Encoding and Trailer).
+     * Parses the fields from {@code pos} to the empty line into {@code at} (name start, name end, value start,
+     * value end per field; sized by the caller from the section's lines) and returns how many there were.
      */
-    private int parseFields(byte[] b, int pos, LastHttpContent trailers) throws InvalidResponseException {
-        contentLengthSeen = false;
-        contentLength = -1;
-        transferEncodingSeen = false;
-        lastCodingChunked = false;
-        chunkedCodings = 0;
+    private static int parseFields(byte[] b, int pos, int[] at) throws InvalidResponseException {
         int count = 0;
-        // One field per line: the section's lines but its first (status) line and the empty one.
-        int[] at = trailers == null ? new int[Math.max(0, lines - 2) * 4] : null;
         int p = pos;
         // One pass per line. The section ends with the empty line's LF, which stops every loop below.
         while (true) {
@@ -415,32 +407,32 @@ final class ResponseDecoder extends ByteToMessageDecoder {
                             : "invalid character in a header value");
                 }
             }
-            int lf = i;
-            int nameLen = nameEnd - p;
-            if (trailers != null) {
-                String name = new String(b, p, nameLen, StandardCharsets.ISO_8859_1);
-                if (!HttpHeaderNames.CONTENT_LENGTH.contentEqualsIgnoreCase(name)
-                        && !HttpHeaderNames.TRANSFER_ENCODING.contentEqualsIgnoreCase(name)
-                        && !HttpHeaderNames.TRAILER.contentEqualsIgnoreCase(name)) {
-                    trailers.trailingHeaders().add(name, new String(b, vs, ve - vs, StandardCharsets.ISO_8859_1));
-                }
-            } else {
-                if (nameLen == 14 && nameIs(b, p, HttpHeaderNames.CONTENT_LENGTH)) {
-                    contentLength(b, vs, ve);
-                } else if (nameLen == 17 && nameIs(b, p, HttpHeaderNames.TRANSFER_ENCODING)) {
-                    transferEncodingSeen = true;
-                    transferCodings(b, vs, ve);
-                }
-                at[count * 4] = p;
-                at[count * 4 + 1] = nameEnd;
-                at[count * 4 + 2] = vs;
-                at[count * 4 + 3] = ve;
-                count++;
-            }
-            p = lf + 1;
+            at[count * 4] = p;
+            at[count * 4 + 1] = nameEnd;
+            at[count * 4 + 2] = vs;
+            at[count * 4 + 3] = ve;
+            count++;
+            p = i + 1;
         }
-        this.at = at;
         return count;
+    }
+
+    /** Notes the framing fields of a head's {@code count} fields at {@code at}: Content-Length, Transfer-Encoding. */
+    private void framing(byte[] b, int[] at, int count) throws InvalidResponseException {
+        contentLengthSeen = false;
+        contentLength = -1;
+        transferEncodingSeen = false;
+        lastCodingChunked = false;
+        chunkedCodings = 0;
+        for (int f = 0; f < count * 4; f += 4) {
+            int nameLen = at[f + 1] - at[f];
+            if (nameLen == 14 && nameIs(b, at[f], HttpHeaderNames.CONTENT_LENGTH)) {
+                contentLength(b, at[f + 2], at[f + 3]);
+            } else if (nameLen == 17 && nameIs(b, at[f], HttpHeaderNames.TRANSFER_ENCODING)) {
+                transferEncodingSeen = true;
+                transferCodings(b, at[f + 2], at[f + 3]);
+            }
+        }
     }
 
     /**
@@ -656,11 +648,24 @@ final class ResponseDecoder extends ByteToMessageDecoder {
             in.readerIndex(sectionEnd);
             LastHttpContent last = new DefaultLastHttpContent(Unpooled.EMPTY_BUFFER,
                     DefaultHttpHeadersFactory.trailersFactory());
+            // One field per line but the empty last one.
+            int[] at = new int[(lines - 1) * 4];
+            int count;
             try {
-                parseFields(section, 0, last);
+                count = parseFields(section, 0, at);
             } catch (InvalidResponseException e) {
                 fail(in, out, e, true);
                 return;
+            }
+            for (int f = 0; f < count * 4; f += 4) {
+                String name = new String(section, at[f], at[f + 1] - at[f], StandardCharsets.ISO_8859_1);
+                // As Netty's decoder: framing fields are not trailers (RFC 9110 §6.5.1).
+                if (!HttpHeaderNames.CONTENT_LENGTH.contentEqualsIgnoreCase(name)
+                        && !HttpHeaderNames.TRANSFER_ENCODING.contentEqualsIgnoreCase(name)
+                        && !HttpHeaderNames.TRAILER.contentEqualsIgnoreCase(name)) {
+                    last.trailingHeaders().add(name,
+                            new String(section, at[f + 2], at[f + 3] - at[f + 2], StandardCharsets.ISO_8859_1));
+                }
             }
             out.add(last);
         }
