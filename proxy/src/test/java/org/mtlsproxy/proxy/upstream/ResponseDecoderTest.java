@@ -94,6 +94,14 @@ class ResponseDecoderTest {
         return items.stream().map(ResponseDecoderTest::describe).toList();
     }
 
+    /** A last content whose decoding failed: the response was cut short. */
+    private static void assertFailedLast(Object item) {
+        assertThat(item).isInstanceOfSatisfying(Body.class, b -> {
+            assertThat(b.last()).isTrue();
+            assertThat(b.result().isFailure()).isTrue();
+        });
+    }
+
     private static List<HttpResponse> heads(List<Object> items) {
         return items.stream().filter(HttpResponse.class::isInstance).map(HttpResponse.class::cast).toList();
     }
@@ -495,10 +503,7 @@ class ResponseDecoderTest {
 
             assertThat(items).hasSize(2);
             assertThat(describe(items.get(0))).isEqualTo("head 200");
-            assertThat(items.get(1)).isInstanceOfSatisfying(Body.class, b -> {
-                assertThat(b.last()).isTrue();
-                assertThat(b.result().isFailure()).isTrue();
-            });
+            assertFailedLast(items.get(1));
             c.assertDiscardsEverything();
         }
     }
@@ -585,10 +590,7 @@ class ResponseDecoderTest {
 
             assertThat(items).hasSize(3);
             assertThat(describe(items.subList(0, 2))).containsExactly("head 200", "content[hi]");
-            assertThat(items.get(2)).isInstanceOfSatisfying(Body.class, b -> {
-                assertThat(b.last()).isTrue();
-                assertThat(b.result().isFailure()).isTrue();
-            });
+            assertFailedLast(items.get(2));
             c.assertDiscardsEverything();
         }
     }
