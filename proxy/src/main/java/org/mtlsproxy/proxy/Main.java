@@ -2,6 +2,7 @@ package org.mtlsproxy.proxy;
 
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.util.Properties;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import org.mtlsproxy.config.ConfigException;
@@ -41,6 +42,9 @@ public final class Main implements Callable<Integer> {
 
     static final String LEAK_DETECTION_LEVEL = "io.netty.leakDetection.level";
     static final String ALLOCATOR_TYPE = "io.netty.allocator.type";
+    static final String CACHE_TRIM_INTERVAL = "io.netty.allocator.cacheTrimInterval";
+    static final String CACHE_TRIM_INTERVAL_MILLIS = "io.netty.allocator.cacheTrimIntervalMillis";
+    static final String TRACK_PINNED_MEMORY = "io.netty.trackPinnedMemory";
     static final int EXIT_RUNTIME = 1;
     static final int EXIT_CONFIG = 2;
     static final int EXIT_CHECK_FAILED = 3;
@@ -57,36 +61,45 @@ public final class Main implements Callable<Integer> {
     CommandLine.Model.CommandSpec spec;
 
     public static void main(String[] args) {
-        disableLeakDetectionUnlessAsked();
-        usePooledAllocatorUnlessAsked();
+        applyNettyDefaults(System.getProperties());
         System.exit(commandLine().execute(args));
     }
 
     /**
-     * Netty's default leak detection tracks one buffer in 128 and records a stack trace for it: thousands of
-     * throwables a second under load, a few per cent of the CPU. The proxy runs without it unless
-     * {@code -Dio.netty.leakDetection.level} asks for it (the tests run with {@code paranoid}). Must run before
-     * Netty's {@code ResourceLeakDetector} is loaded.
+     * Netty settings the proxy runs with unless the operator sets the property ({@code -D...} always wins). Each was
+     * measured on the pinned-core benchmark (README, Performance). Must run before Netty's classes read them
+     * ({@code ResourceLeakDetector}, {@code ByteBufUtil}, {@code PooledByteBufAllocator}, {@code PoolChunk}).
+     * <ul>
+     * <li>{@code io.netty.leakDetection.level=disabled}: the default tracks one buffer in 128 and records a stack
+     *     trace for it, thousands of throwables a second under load, a few per cent of the CPU (the tests run with
+     *     {@code paranoid}).
+     * <li>{@code io.netty.allocator.type=pooled}: with Netty 4.2's default (adaptive) every TLS record wrapped or
+     *     unwrapped asks its buffer for an NIO view, a new {@code DirectByteBuffer} each time (a fifth of a
+     *     request's garbage); the pooled allocator recycles both. 1–14 % less CPU per request in 6 A/B pairs.
+     * <li>{@code io.netty.allocator.cacheTrimInterval} off, {@code cacheTrimIntervalMillis=10000} instead: the
+     *     event loop's buffer cache was trimmed every 8,192 allocations (under a millisecond of work at 64
+     *     keep-alive connections), handing back cached buffers of each size the last interval used less than the
+     *     cache holds, so the next allocations of that size went to the shared arena again. Trimmed every 10 s
+     *     instead: an idle proxy still returns its cached buffers (the count-based trim never ran without traffic).
+     * <li>{@code io.netty.trackPinnedMemory=false}: every pooled buffer's allocation and release added to a
+     *     {@code LongAdder} per chunk (an atomic add each, ~2 % of the proxy's CPU by JFR sampling) only to report
+     *     the pinned-memory gauge ({@code netty_allocator_memory_pinned_bytes}, which then reads 0; used memory is
+     *     still reported).
+     * </ul>
+     * The last two together: 0.96× the CPU per request (median of 8 interleaved A/B pairs, twice), the proxy
+     * saturated with 64 keep-alive connections.
      */
-    static void disableLeakDetectionUnlessAsked() {
-        if (System.getProperty(LEAK_DETECTION_LEVEL) == null
-                && System.getProperty("io.netty.leakDetectionLevel") == null) {
-            System.setProperty(LEAK_DETECTION_LEVEL, "disabled");
+    static void applyNettyDefaults(Properties properties) {
+        if (properties.getProperty("io.netty.leakDetectionLevel") == null) {
+            properties.putIfAbsent(LEAK_DETECTION_LEVEL, "disabled");
         }
-    }
-
-    /**
-     * With Netty 4.2's default allocator (adaptive) every TLS record wrapped or unwrapped asks its buffer for an
-     * NIO view of its memory, and each view is a new {@code DirectByteBuffer}: about 0.5 KB of the ~2.7 KB of
-     * garbage a proxied keep-alive request makes (a fifth, by JFR allocation sampling). The pooled allocator recycles both. Interleaved
-     * A/B with the proxy saturated (keep-alive, 64 connections, 6 pairs): 1–14 % less CPU per request, lower in
-     * every pair. {@code -Dio.netty.allocator.type} still wins. Must run before Netty's {@code ByteBufUtil} is
-     * loaded.
-     */
-    static void usePooledAllocatorUnlessAsked() {
-        if (System.getProperty(ALLOCATOR_TYPE) == null) {
-            System.setProperty(ALLOCATOR_TYPE, "pooled");
+        properties.putIfAbsent(ALLOCATOR_TYPE, "pooled");
+        if (properties.getProperty(CACHE_TRIM_INTERVAL) == null
+                && properties.getProperty(CACHE_TRIM_INTERVAL_MILLIS) == null) {
+            properties.setProperty(CACHE_TRIM_INTERVAL, String.valueOf(Integer.MAX_VALUE));
+            properties.setProperty(CACHE_TRIM_INTERVAL_MILLIS, "10000");
         }
+        properties.putIfAbsent(TRACK_PINNED_MEMORY, "false");
     }
 
     static CommandLine commandLine() {
