@@ -11,11 +11,17 @@ import java.util.Map;
 /**
  * Turns bench/run.sh's result lines ({@code round target scenario metric value}, tab separated) into a Markdown
  * table: per scenario and metric, the median of the rounds per target with the spread (min–max), and the ratios
- * of the proxy's medians to nginx's.
+ * of the proxy's medians to nginx's. Then, per scenario and ratio, the same ratios round by round, counting only the
+ * rounds in which both targets kept CPU 0 at least {@value #SATURATED_CPU_PCT} % busy: a round in which the machine
+ * slowed one target down (this benchmark's VMs have slow phases) compares nothing, and the ratio of two medians can
+ * pair values from different rounds.
  *
  * <pre>java -cp benchmarks.jar org.mtlsproxy.bench.Report results.tsv direct,proxy,proxy-log,nginx proxy:nginx,proxy-log:nginx</pre>
  */
 public final class Report {
+
+    /** A target at or above this {@code cpu_pct} set the rate of its round (the load side had room). */
+    static final double SATURATED_CPU_PCT = 85;
 
     public static void main(String[] args) throws Exception {
         List<String> targets = List.of(args[1].split(","));
@@ -25,9 +31,10 @@ public final class Report {
                 ratios.add(r.split(":"));
             }
         }
+        List<String> lines = Files.readAllLines(Path.of(args[0]));
         // scenario|metric -> target -> values
         Map<String, Map<String, List<Double>>> data = new LinkedHashMap<>();
-        for (String line : Files.readAllLines(Path.of(args[0]))) {
+        for (String line : lines) {
             String[] f = line.split("\t");
             if (f.length < 5) {
                 continue;
@@ -35,6 +42,19 @@ public final class Report {
             data.computeIfAbsent(f[2] + "\t" + f[3], k -> new LinkedHashMap<>())
                     .computeIfAbsent(f[1], k -> new ArrayList<>()).add(Double.parseDouble(f[4]));
         }
+        printMedians(targets, ratios, data);
+        List<String> perRound = saturatedRoundRatios(lines, ratios);
+        if (!perRound.isEmpty()) {
+            System.out.println();
+            System.out.println("Round by round, only rounds in which both targets kept CPU 0 at least "
+                    + (int) SATURATED_CPU_PCT + " % busy (ratio per round; median of those rounds):");
+            System.out.println();
+            perRound.forEach(System.out::println);
+        }
+    }
+
+    private static void printMedians(List<String> targets, List<String[]> ratios,
+            Map<String, Map<String, List<Double>>> data) {
         StringBuilder head = new StringBuilder("| scenario | metric |");
         StringBuilder rule = new StringBuilder("|---|---|");
         for (String t : targets) {
@@ -67,6 +87,87 @@ public final class Report {
             }
             System.out.println(row);
         }
+    }
+
+    /**
+     * Markdown rows: per scenario (with {@code rps} and {@code cpu_pct} results) and ratio a:b, the rounds in which
+     * both a and b were saturated, and for rps, p99 and CPU per operation the ratio a/b in each of those rounds and
+     * its median. Scenarios in which no target was ever saturated are left out.
+     */
+    static List<String> saturatedRoundRatios(List<String> lines, List<String[]> ratios) {
+        // scenario -> target -> round -> metric -> value
+        Map<String, Map<String, Map<String, Map<String, Double>>>> byRound = new LinkedHashMap<>();
+        for (String line : lines) {
+            String[] f = line.split("\t");
+            if (f.length < 5) {
+                continue;
+            }
+            byRound.computeIfAbsent(f[2], k -> new LinkedHashMap<>()).computeIfAbsent(f[1], k -> new LinkedHashMap<>())
+                    .computeIfAbsent(f[0], k -> new LinkedHashMap<>()).put(f[3], Double.parseDouble(f[4]));
+        }
+        List<String> rows = new ArrayList<>();
+        for (Map.Entry<String, Map<String, Map<String, Map<String, Double>>>> e : byRound.entrySet()) {
+            boolean canSaturate = e.getValue().values().stream().flatMap(t -> t.values().stream())
+                    .anyMatch(m -> m.getOrDefault("cpu_pct", 0.0) >= SATURATED_CPU_PCT);
+            if (!canSaturate) {
+                // One connection, sequential: no target is ever the limit; nothing to compare round by round.
+                continue;
+            }
+            for (String[] r : ratios) {
+                Map<String, Map<String, Double>> a = e.getValue().get(r[0]);
+                Map<String, Map<String, Double>> b = e.getValue().get(r[1]);
+                if (a == null || b == null) {
+                    continue;
+                }
+                List<String> rounds = new ArrayList<>();
+                int measured = 0;
+                for (Map.Entry<String, Map<String, Double>> round : a.entrySet()) {
+                    Map<String, Double> other = b.get(round.getKey());
+                    if (other == null || !round.getValue().containsKey("rps")
+                            || !round.getValue().containsKey("cpu_pct") || !other.containsKey("cpu_pct")) {
+                        continue;
+                    }
+                    measured++;
+                    if (round.getValue().get("cpu_pct") >= SATURATED_CPU_PCT
+                            && other.get("cpu_pct") >= SATURATED_CPU_PCT) {
+                        rounds.add(round.getKey());
+                    }
+                }
+                if (measured == 0) {
+                    continue;
+                }
+                if (rows.isEmpty()) {
+                    rows.add("| scenario | ratio | saturated rounds | rps | p99_ms | cpu_us_per_op |");
+                    rows.add("|---|---|---:|---|---|---|");
+                }
+                StringBuilder row = new StringBuilder("| ").append(e.getKey()).append(" | ").append(r[0])
+                        .append(" / ").append(r[1]).append(" | ").append(rounds.size()).append(" of ")
+                        .append(measured).append(" |");
+                for (String metric : List.of("rps", "p99_ms", "cpu_us_per_op")) {
+                    List<Double> perRound = new ArrayList<>();
+                    for (String round : rounds) {
+                        Double x = a.get(round).get(metric);
+                        Double y = b.get(round).get(metric);
+                        if (x != null && y != null && y != 0) {
+                            perRound.add(x / y);
+                        }
+                    }
+                    row.append(' ');
+                    if (perRound.isEmpty()) {
+                        row.append('–');
+                    } else {
+                        StringBuilder each = new StringBuilder();
+                        for (double v : perRound) {
+                            each.append(each.length() == 0 ? "" : ", ").append(String.format(Locale.ROOT, "%.2f", v));
+                        }
+                        row.append(String.format(Locale.ROOT, "%.2f× (%s)", median(perRound), each));
+                    }
+                    row.append(" |");
+                }
+                rows.add(row.toString());
+            }
+        }
+        return rows;
     }
 
     private static String cell(List<Double> v) {
