@@ -83,7 +83,7 @@ public final class Main implements Callable<Integer> {
      *     instead: an idle proxy still returns its cached buffers (the count-based trim never ran without traffic).
      * <li>{@code io.netty.trackPinnedMemory=false}: every pooled buffer's allocation and release added to a
      *     {@code LongAdder} per chunk (an atomic add each, ~2 % of the proxy's CPU by JFR sampling) only to report
-     *     the pinned-memory gauge ({@code netty_allocator_memory_pinned_bytes}, which then reads 0; used memory is
+     *     the pinned-memory gauge ({@code netty_allocator_memory_pinned}, which then reads 0; used memory is
      *     still reported).
      * </ul>
      * The last two together: 0.96× the CPU per request (median of 8 interleaved A/B pairs, twice), the proxy
