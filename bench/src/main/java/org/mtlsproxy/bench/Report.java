@@ -114,6 +114,10 @@ public final class Report {
                 continue;
             }
             for (String[] r : ratios) {
+                if (r[1].equals("direct")) {
+                    // The backend alone is the load side's ceiling (CPU 1), never a target that sets CPU 0's rate.
+                    continue;
+                }
                 Map<String, Map<String, Double>> a = e.getValue().get(r[0]);
                 Map<String, Map<String, Double>> b = e.getValue().get(r[1]);
                 if (a == null || b == null) {

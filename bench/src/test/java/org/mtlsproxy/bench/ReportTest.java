@@ -57,4 +57,13 @@ class ReportTest {
 
         assertThat(rows.get(2)).isEqualTo("| " + KA + " | proxy / nginx | 0 of 1 | – | – | – |");
     }
+
+    @Test
+    void theDirectBackendIsNoBaseRoundByRound() {
+        List<String> lines = new ArrayList<>();
+        round(lines, 1, "proxy", KA, 48000, 3.0, 20, 96);
+        round(lines, 1, "direct", KA, 85000, 1.0, 6, 48);
+
+        assertThat(Report.saturatedRoundRatios(lines, List.<String[]>of(new String[] {"proxy", "direct"}))).isEmpty();
+    }
 }
