@@ -95,7 +95,8 @@ public final class Main implements Callable<Integer> {
         }
         properties.putIfAbsent(ALLOCATOR_TYPE, "pooled");
         if (properties.getProperty(CACHE_TRIM_INTERVAL) == null
-                && properties.getProperty(CACHE_TRIM_INTERVAL_MILLIS) == null) {
+                && properties.getProperty(CACHE_TRIM_INTERVAL_MILLIS) == null
+                && properties.getProperty("io.netty.allocation.cacheTrimIntervalMillis") == null) {
             properties.setProperty(CACHE_TRIM_INTERVAL, String.valueOf(Integer.MAX_VALUE));
             properties.setProperty(CACHE_TRIM_INTERVAL_MILLIS, "10000");
         }

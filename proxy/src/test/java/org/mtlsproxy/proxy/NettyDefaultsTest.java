@@ -51,13 +51,18 @@ class NettyDefaultsTest {
         byCount.setProperty("io.netty.allocator.cacheTrimInterval", "8192");
         Properties byTime = new Properties();
         byTime.setProperty("io.netty.allocator.cacheTrimIntervalMillis", "0");
+        Properties byDeprecatedName = new Properties();
+        byDeprecatedName.setProperty("io.netty.allocation.cacheTrimIntervalMillis", "5000");
 
         Main.applyNettyDefaults(byCount);
         Main.applyNettyDefaults(byTime);
+        Main.applyNettyDefaults(byDeprecatedName);
 
         assertThat(byCount.getProperty("io.netty.allocator.cacheTrimInterval")).isEqualTo("8192");
         assertThat(byCount.getProperty("io.netty.allocator.cacheTrimIntervalMillis")).isNull();
         assertThat(byTime.getProperty("io.netty.allocator.cacheTrimInterval")).isNull();
         assertThat(byTime.getProperty("io.netty.allocator.cacheTrimIntervalMillis")).isEqualTo("0");
+        assertThat(byDeprecatedName.getProperty("io.netty.allocator.cacheTrimInterval")).isNull();
+        assertThat(byDeprecatedName.getProperty("io.netty.allocator.cacheTrimIntervalMillis")).isNull();
     }
 }
