@@ -31,19 +31,15 @@ public final class Report {
                 ratios.add(r.split(":"));
             }
         }
-        List<String> lines = Files.readAllLines(Path.of(args[0]));
+        List<Result> results = parse(Files.readAllLines(Path.of(args[0])));
         // scenario|metric -> target -> values
         Map<String, Map<String, List<Double>>> data = new LinkedHashMap<>();
-        for (String line : lines) {
-            String[] f = line.split("\t");
-            if (f.length < 5) {
-                continue;
-            }
-            data.computeIfAbsent(f[2] + "\t" + f[3], k -> new LinkedHashMap<>())
-                    .computeIfAbsent(f[1], k -> new ArrayList<>()).add(Double.parseDouble(f[4]));
+        for (Result r : results) {
+            data.computeIfAbsent(r.scenario() + "\t" + r.metric(), k -> new LinkedHashMap<>())
+                    .computeIfAbsent(r.target(), k -> new ArrayList<>()).add(r.value());
         }
         printMedians(targets, ratios, data);
-        List<String> perRound = saturatedRoundRatios(lines, ratios);
+        List<String> perRound = saturatedRoundRatios(results, ratios);
         if (!perRound.isEmpty()) {
             System.out.println();
             System.out.println("Round by round, only rounds in which both targets kept CPU 0 at least "
@@ -89,89 +85,95 @@ public final class Report {
         }
     }
 
+    /** One line of results.tsv: {@code round target scenario metric value}. */
+    record Result(String round, String target, String scenario, String metric, double value) {
+    }
+
+    static List<Result> parse(List<String> lines) {
+        List<Result> results = new ArrayList<>();
+        for (String line : lines) {
+            String[] f = line.split("\t");
+            if (f.length >= 5) {
+                results.add(new Result(f[0], f[1], f[2], f[3], Double.parseDouble(f[4])));
+            }
+        }
+        return results;
+    }
+
     /**
      * Markdown rows: per scenario (with {@code rps} and {@code cpu_pct} results) and ratio a:b, the rounds in which
      * both a and b were saturated, and for rps, p99 and CPU per operation the ratio a/b in each of those rounds and
-     * its median. Scenarios in which no target was ever saturated are left out.
+     * its median. Scenarios in which no target was ever saturated are left out, and so is the direct backend as b:
+     * it is the load side's ceiling (CPU 1), never a target that sets CPU 0's rate.
      */
-    static List<String> saturatedRoundRatios(List<String> lines, List<String[]> ratios) {
+    static List<String> saturatedRoundRatios(List<Result> results, List<String[]> ratios) {
         // scenario -> target -> round -> metric -> value
         Map<String, Map<String, Map<String, Map<String, Double>>>> byRound = new LinkedHashMap<>();
-        for (String line : lines) {
-            String[] f = line.split("\t");
-            if (f.length < 5) {
-                continue;
-            }
-            byRound.computeIfAbsent(f[2], k -> new LinkedHashMap<>()).computeIfAbsent(f[1], k -> new LinkedHashMap<>())
-                    .computeIfAbsent(f[0], k -> new LinkedHashMap<>()).put(f[3], Double.parseDouble(f[4]));
+        for (Result r : results) {
+            byRound.computeIfAbsent(r.scenario(), k -> new LinkedHashMap<>())
+                    .computeIfAbsent(r.target(), k -> new LinkedHashMap<>())
+                    .computeIfAbsent(r.round(), k -> new LinkedHashMap<>()).put(r.metric(), r.value());
         }
         List<String> rows = new ArrayList<>();
         for (Map.Entry<String, Map<String, Map<String, Map<String, Double>>>> e : byRound.entrySet()) {
-            boolean canSaturate = e.getValue().values().stream().flatMap(t -> t.values().stream())
-                    .anyMatch(m -> m.getOrDefault("cpu_pct", 0.0) >= SATURATED_CPU_PCT);
-            if (!canSaturate) {
+            if (e.getValue().values().stream().flatMap(t -> t.values().stream()).noneMatch(Report::saturated)) {
                 // One connection, sequential: no target is ever the limit; nothing to compare round by round.
                 continue;
             }
             for (String[] r : ratios) {
-                if (r[1].equals("direct")) {
-                    // The backend alone is the load side's ceiling (CPU 1), never a target that sets CPU 0's rate.
-                    continue;
-                }
                 Map<String, Map<String, Double>> a = e.getValue().get(r[0]);
                 Map<String, Map<String, Double>> b = e.getValue().get(r[1]);
-                if (a == null || b == null) {
+                if (a == null || b == null || r[1].equals("direct")) {
                     continue;
                 }
-                List<String> rounds = new ArrayList<>();
-                int measured = 0;
-                for (Map.Entry<String, Map<String, Double>> round : a.entrySet()) {
-                    Map<String, Double> other = b.get(round.getKey());
-                    if (other == null || !round.getValue().containsKey("rps")
-                            || !round.getValue().containsKey("cpu_pct") || !other.containsKey("cpu_pct")) {
-                        continue;
-                    }
-                    measured++;
-                    if (round.getValue().get("cpu_pct") >= SATURATED_CPU_PCT
-                            && other.get("cpu_pct") >= SATURATED_CPU_PCT) {
-                        rounds.add(round.getKey());
-                    }
-                }
-                if (measured == 0) {
+                // rounds in which both measured rps and cpu_pct; of those, the ones both saturated
+                List<String> measured = a.keySet().stream().filter(round -> b.containsKey(round)
+                        && a.get(round).containsKey("rps") && a.get(round).containsKey("cpu_pct")
+                        && b.get(round).containsKey("cpu_pct")).toList();
+                if (measured.isEmpty()) {
                     continue;
                 }
+                List<String> rounds = measured.stream()
+                        .filter(round -> saturated(a.get(round)) && saturated(b.get(round))).toList();
                 if (rows.isEmpty()) {
                     rows.add("| scenario | ratio | saturated rounds | rps | p99_ms | cpu_us_per_op |");
                     rows.add("|---|---|---:|---|---|---|");
                 }
                 StringBuilder row = new StringBuilder("| ").append(e.getKey()).append(" | ").append(r[0])
                         .append(" / ").append(r[1]).append(" | ").append(rounds.size()).append(" of ")
-                        .append(measured).append(" |");
+                        .append(measured.size()).append(" |");
                 for (String metric : List.of("rps", "p99_ms", "cpu_us_per_op")) {
-                    List<Double> perRound = new ArrayList<>();
-                    for (String round : rounds) {
-                        Double x = a.get(round).get(metric);
-                        Double y = b.get(round).get(metric);
-                        if (x != null && y != null && y != 0) {
-                            perRound.add(x / y);
-                        }
-                    }
-                    row.append(' ');
-                    if (perRound.isEmpty()) {
-                        row.append('–');
-                    } else {
-                        StringBuilder each = new StringBuilder();
-                        for (double v : perRound) {
-                            each.append(each.length() == 0 ? "" : ", ").append(String.format(Locale.ROOT, "%.2f", v));
-                        }
-                        row.append(String.format(Locale.ROOT, "%.2f× (%s)", median(perRound), each));
-                    }
-                    row.append(" |");
+                    row.append(' ').append(ratioCell(a, b, rounds, metric)).append(" |");
                 }
                 rows.add(row.toString());
             }
         }
         return rows;
+    }
+
+    private static boolean saturated(Map<String, Double> metrics) {
+        return metrics.getOrDefault("cpu_pct", 0.0) >= SATURATED_CPU_PCT;
+    }
+
+    /** {@code median× (each, ...)} of a/b for the metric over the rounds, or – when none has both values. */
+    private static String ratioCell(Map<String, Map<String, Double>> a, Map<String, Map<String, Double>> b,
+            List<String> rounds, String metric) {
+        List<Double> perRound = new ArrayList<>();
+        for (String round : rounds) {
+            Double x = a.get(round).get(metric);
+            Double y = b.get(round).get(metric);
+            if (x != null && y != null && y != 0) {
+                perRound.add(x / y);
+            }
+        }
+        if (perRound.isEmpty()) {
+            return "–";
+        }
+        StringBuilder each = new StringBuilder();
+        for (double v : perRound) {
+            each.append(each.length() == 0 ? "" : ", ").append(String.format(Locale.ROOT, "%.2f", v));
+        }
+        return String.format(Locale.ROOT, "%.2f× (%s)", median(perRound), each);
     }
 
     private static String cell(List<Double> v) {

@@ -31,7 +31,7 @@ class ReportTest {
         round(lines, 3, "proxy", KA, 44000, 3.3, 22, 90);
         round(lines, 3, "nginx", KA, 40000, 3.0, 22, 97);
 
-        List<String> rows = Report.saturatedRoundRatios(lines, PROXY_NGINX);
+        List<String> rows = Report.saturatedRoundRatios(Report.parse(lines), PROXY_NGINX);
 
         assertThat(rows).hasSize(3);
         assertThat(rows.get(2)).isEqualTo("| " + KA + " | proxy / nginx | 2 of 3 |"
@@ -44,7 +44,7 @@ class ReportTest {
         round(lines, 1, "proxy", "1 connection, sequential", 9000, 0.2, 40, 30);
         round(lines, 1, "nginx", "1 connection, sequential", 9500, 0.2, 38, 31);
 
-        assertThat(Report.saturatedRoundRatios(lines, PROXY_NGINX)).isEmpty();
+        assertThat(Report.saturatedRoundRatios(Report.parse(lines), PROXY_NGINX)).isEmpty();
     }
 
     @Test
@@ -53,7 +53,7 @@ class ReportTest {
         round(lines, 1, "proxy", KA, 30000, 6.0, 25, 70);
         round(lines, 1, "nginx", KA, 38000, 5.0, 25, 93);
 
-        List<String> rows = Report.saturatedRoundRatios(lines, PROXY_NGINX);
+        List<String> rows = Report.saturatedRoundRatios(Report.parse(lines), PROXY_NGINX);
 
         assertThat(rows.get(2)).isEqualTo("| " + KA + " | proxy / nginx | 0 of 1 | – | – | – |");
     }
@@ -64,6 +64,6 @@ class ReportTest {
         round(lines, 1, "proxy", KA, 48000, 3.0, 20, 96);
         round(lines, 1, "direct", KA, 85000, 1.0, 6, 48);
 
-        assertThat(Report.saturatedRoundRatios(lines, List.<String[]>of(new String[] {"proxy", "direct"}))).isEmpty();
+        assertThat(Report.saturatedRoundRatios(Report.parse(lines), List.<String[]>of(new String[] {"proxy", "direct"}))).isEmpty();
     }
 }
