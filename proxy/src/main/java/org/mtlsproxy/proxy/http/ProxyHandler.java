@@ -989,6 +989,14 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
             headers.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
         }
         resp.setProtocolVersion(HttpVersion.HTTP_1_1);
+        if (resp instanceof LastHttpContent whole) {
+            // Head and whole body in one message (a small body that came with its head): one write, and done.
+            bytesOut += whole.content().readableBytes();
+            responseDone = true;
+            client.writeAndFlush(resp).addListener(responseWritten);
+            updateBackendReading();
+            return;
+        }
         client.write(resp, client.voidPromise());
     }
 

@@ -14,7 +14,6 @@ import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponse;
-import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.ssl.SslCloseCompletionEvent;
 import io.netty.handler.timeout.IdleStateEvent;
@@ -110,7 +109,7 @@ final class UpgradeTunnel {
         backend.closeFuture().addListener(f -> upstream.backend().release(upstream, false));
         ChannelPipeline cp = client.pipeline();
         ChannelPipeline bp = backend.pipeline();
-        HttpServerCodec clientCodec = cp.get(HttpServerCodec.class);
+        ClientHttpCodec clientCodec = cp.get(ClientHttpCodec.class);
         BackendHttpCodec backendCodec = bp.get(BackendHttpCodec.class);
         if (clientCodec == null || backendCodec == null) {
             ReferenceCountUtil.release(resp);

@@ -5,7 +5,6 @@ import static java.util.Objects.requireNonNull;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPipeline;
 import io.netty.handler.codec.http.HttpDecoderConfig;
-import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
@@ -15,6 +14,7 @@ import io.netty.handler.ssl.ApplicationProtocolNegotiationHandler;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import org.mtlsproxy.config.HttpConfig;
+import org.mtlsproxy.proxy.http.ClientHttpCodec;
 import org.mtlsproxy.proxy.http.DrainEvent;
 import org.mtlsproxy.proxy.http.HeadTimeoutHandler;
 import org.mtlsproxy.proxy.http.ProxyHandler;
@@ -84,7 +84,7 @@ final class ProtocolSelector extends ApplicationProtocolNegotiationHandler {
         HeadTimeoutHandler headTimeout = new HeadTimeoutHandler(
                 listener.config().limits().headerReadTimeout().toMillis(), listener.meters());
         p.addAfter(self, "head-timeout", headTimeout);
-        p.addAfter("head-timeout", "http-codec", new HttpServerCodec(new HttpDecoderConfig()
+        p.addAfter("head-timeout", "http-codec", new ClientHttpCodec(new HttpDecoderConfig()
                 .setMaxInitialLineLength(http.maxInitialLineLength())
                 .setMaxHeaderSize(http.maxHeaderSize())
                 .setMaxChunkSize(65536)

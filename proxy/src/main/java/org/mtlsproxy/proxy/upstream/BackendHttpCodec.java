@@ -17,11 +17,6 @@ public final class BackendHttpCodec extends CombinedChannelDuplexHandler<Respons
      * @param maxLine the longest status line accepted
      * @param maxHead the largest response head (or trailer section) accepted
      */
-    /** No response is being decoded and no byte of a next one is held: see {@link ResponseDecoder#betweenResponses}. */
-    boolean betweenResponses() {
-        return inboundHandler().betweenResponses();
-    }
-
     public BackendHttpCodec(int maxLine, int maxHead) {
         ResponseDecoder decoder = new ResponseDecoder(maxLine, maxHead);
         init(decoder, new HttpRequestEncoder() {
@@ -33,5 +28,10 @@ public final class BackendHttpCodec extends CombinedChannelDuplexHandler<Respons
                 super.write(ctx, msg, promise);
             }
         });
+    }
+
+    /** No response is being decoded and no byte of a next one is held: see {@link ResponseDecoder#betweenResponses}. */
+    boolean betweenResponses() {
+        return inboundHandler().betweenResponses();
     }
 }

@@ -1,5 +1,7 @@
 package org.mtlsproxy.proxy.upstream;
 
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufUtil;
 import io.netty.handler.codec.http.DefaultHttpHeadersFactory;
 import io.netty.handler.codec.http.HttpHeaderValidationUtil;
 import io.netty.handler.codec.http.HttpHeaders;
@@ -29,7 +31,7 @@ import java.util.Set;
  *
  * <p>Confined to one event loop, like the message that carries it.
  */
-final class ReceivedHeaders extends HttpHeaders {
+public final class ReceivedHeaders extends HttpHeaders {
 
     private final byte[] bytes;
     /** Per field: name start, name end, value start, value end in {@link #bytes}; name start -1 once removed. */
@@ -239,6 +241,80 @@ final class ReceivedHeaders extends HttpHeaders {
         }
         return new Fields();
     }
+
+    /**
+     * The length of what {@link #encodeTo} writes, or -1 once the fields live in an ordinary map (see there).
+     */
+    public int encodedLength() {
+        if (copied != null) {
+            return -1;
+        }
+        int n = 0;
+        for (int i = 0; i < fields; i++) {
+            int f = i * 4;
+            if (at[f] >= 0) {
+                n += at[f + 1] - at[f] + at[f + 3] - at[f + 2] + 4;
+            }
+        }
+        for (int i = 0; i < addedCount; i += 2) {
+            n += added[i].length() + added[i + 1].length() + 4;
+        }
+        return n;
+    }
+
+    /**
+     * Writes the fields as HTTP/1.1 field lines, {@code name: value CRLF} each, in the order the iterator gives:
+     * the received ones still present, then the added ones. Consecutive received lines that arrived in exactly
+     * that form (one space after the colon, CRLF, nothing removed between them) go out as one copy of the bytes
+     * they arrived in; any other line is written from its name and value. Writes nothing and returns false once
+     * the fields live in an ordinary map (a use outside the fast path copied them): encode that map instead.
+     */
+    public boolean encodeTo(ByteBuf buf) {
+        if (copied != null) {
+            return false;
+        }
+        int runStart = 0;
+        int runEnd = 0;
+        for (int i = 0; i < fields; i++) {
+            int f = i * 4;
+            int ns = at[f];
+            if (ns < 0) {
+                continue;
+            }
+            int ne = at[f + 1];
+            int vs = at[f + 2];
+            int ve = at[f + 3];
+            boolean asReceived = vs == ne + 2 && bytes[ne] == ':' && bytes[ne + 1] == ' '
+                    && ve + 1 < bytes.length && bytes[ve] == '\r' && bytes[ve + 1] == '\n';
+            if (asReceived && ns == runEnd && runEnd > runStart) {
+                runEnd = ve + 2;
+                continue;
+            }
+            buf.writeBytes(bytes, runStart, runEnd - runStart);
+            if (asReceived) {
+                runStart = ns;
+                runEnd = ve + 2;
+            } else {
+                runStart = 0;
+                runEnd = 0;
+                buf.writeBytes(bytes, ns, ne - ns);
+                buf.writeShort(COLON_SP);
+                buf.writeBytes(bytes, vs, ve - vs);
+                buf.writeShort(CRLF);
+            }
+        }
+        buf.writeBytes(bytes, runStart, runEnd - runStart);
+        for (int i = 0; i < addedCount; i += 2) {
+            ByteBufUtil.writeAscii(buf, added[i]);
+            buf.writeShort(COLON_SP);
+            ByteBufUtil.writeAscii(buf, added[i + 1]);
+            buf.writeShort(CRLF);
+        }
+        return true;
+    }
+
+    private static final int COLON_SP = (':' << 8) | ' ';
+    private static final int CRLF = ('\r' << 8) | '\n';
 
     /** Every field in order, received ones first (removed ones skipped), then added ones; read-only. */
     private final class Fields implements Iterator<Map.Entry<CharSequence, CharSequence>> {

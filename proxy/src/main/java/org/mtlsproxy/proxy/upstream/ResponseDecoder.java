@@ -9,7 +9,10 @@ import io.netty.handler.codec.PrematureChannelClosureException;
 import io.netty.handler.codec.http.DefaultHttpContent;
 import io.netty.handler.codec.http.DefaultHttpHeadersFactory;
 import io.netty.handler.codec.http.DefaultHttpResponse;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.DefaultLastHttpContent;
+import io.netty.handler.codec.http.EmptyHttpHeaders;
+import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
@@ -28,7 +31,9 @@ import java.util.List;
  * Decodes a backend's HTTP/1.x responses into the objects Netty's {@code HttpResponseDecoder} makes — a head, then
  * content, then a last content, with the same framing rules and the same failure signalling — except that the head's
  * fields stay as the bytes that arrived ({@link ReceivedHeaders}): no string per name and value, no hashed map, and
- * the encoder on the client side copies them back out in one memory copy each.
+ * the encoder on the client side copies them back out in runs of those bytes; and that a small body with a
+ * {@code Content-Length} that arrived together with its head comes as one {@link FullHttpResponse} (up to
+ * {@link #WHOLE_BODY_LIMIT}; an empty one included).
  *
  * <p>It refuses what Netty's decoder refused (several {@code Content-Length} values, {@code Transfer-Encoding} with
  * {@code Content-Length} or in HTTP/1.0, chunked other than once and last) and, where Netty was lenient, what could
@@ -47,6 +52,12 @@ final class ResponseDecoder extends ByteToMessageDecoder {
 
     /** The largest body slice handed on at once, as Netty's {@code maxChunkSize}. */
     static final int MAX_CONTENT_SLICE = 65536;
+    /**
+     * A response with a Content-Length up to this whose body arrived with its head is handed on as one
+     * {@link FullHttpResponse}: its head and body then leave for the client in one buffer (one write, one TLS
+     * record) instead of a head, a body and a copy in {@code SslHandler} to join them.
+     */
+    static final int WHOLE_BODY_LIMIT = 8192;
 
     private enum State { HEAD, FIXED, UNTIL_CLOSE, CHUNK_SIZE, CHUNK_DATA, CHUNK_END, TRAILERS, BAD, UPGRADED }
 
@@ -186,7 +197,7 @@ final class ResponseDecoder extends ByteToMessageDecoder {
         in.getBytes(start, head);
         in.readerIndex(headEnd);
         try {
-            parseHead(head, out);
+            parseHead(head, in, out);
         } catch (InvalidResponseException e) {
             fail(in, out, e, false);
         }
@@ -254,7 +265,7 @@ final class ResponseDecoder extends ByteToMessageDecoder {
         return len > maxLine;
     }
 
-    private void parseHead(byte[] head, List<Object> out) throws InvalidResponseException {
+    private void parseHead(byte[] head, ByteBuf in, List<Object> out) throws InvalidResponseException {
         int eol = indexOf(head, 0);
         int lineEnd = lineEnd(head, 0, eol);
         // status-line = HTTP-version SP status-code SP [ reason-phrase ]  (RFC 9112 §4)
@@ -294,18 +305,17 @@ final class ResponseDecoder extends ByteToMessageDecoder {
         int count = parseFields(head, eol + 1, at);
         framing(head, at, count);
         ReceivedHeaders headers = new ReceivedHeaders(head, at, count);
-        DefaultHttpResponse response = new DefaultHttpResponse(version, status, headers);
 
         // Framing, decided (and refused) before the head is handed on. As Netty's decoder: a message that never
         // has a body is not checked for Transfer-Encoding, whose chunked coding is dropped from it.
         if (code < 200 && code != 101) {
             // 1xx: the final response follows; its request is still waiting.
-            noBody(response, out);
+            noBody(new DefaultHttpResponse(version, status, headers), out);
             return;
         }
         HttpMethod method = sent.poll();
         if (code == 101) {
-            noBody(response, out);
+            noBody(new DefaultHttpResponse(version, status, headers), out);
             String upgrade = headers.get(HttpHeaderNames.UPGRADE);
             if (upgrade == null || (!upgrade.contains("HTTP/1.0") && !upgrade.contains("HTTP/1.1"))) {
                 state = State.UPGRADED;
@@ -313,7 +323,7 @@ final class ResponseDecoder extends ByteToMessageDecoder {
             return;
         }
         if (HttpMethod.HEAD.equals(method) || code == 204 || code == 304) {
-            noBody(response, out);
+            noBody(new DefaultHttpResponse(version, status, headers), out);
             return;
         }
         if (transferEncodingSeen) {
@@ -327,16 +337,19 @@ final class ResponseDecoder extends ByteToMessageDecoder {
             if (chunkedCodings > 1 || (chunkedCodings == 1 && !lastCodingChunked)) {
                 throw new InvalidResponseException("chunked must be the last transfer coding, and only once");
             }
-            out.add(response);
+            out.add(new DefaultHttpResponse(version, status, headers));
             state = lastCodingChunked ? State.CHUNK_SIZE : State.UNTIL_CLOSE;
             return;
         }
-        out.add(response);
+        if (contentLengthSeen && contentLength <= WHOLE_BODY_LIMIT && in.readableBytes() >= contentLength) {
+            // The whole (small) body is here: one message, which the client side writes as one buffer.
+            ByteBuf body = contentLength == 0 ? Unpooled.EMPTY_BUFFER : in.readRetainedSlice((int) contentLength);
+            out.add(new DefaultFullHttpResponse(version, status, body, headers,
+                    EmptyHttpHeaders.INSTANCE));
+            return;
+        }
+        out.add(new DefaultHttpResponse(version, status, headers));
         if (contentLengthSeen) {
-            if (contentLength == 0) {
-                out.add(LastHttpContent.EMPTY_LAST_CONTENT);
-                return;
-            }
             remaining = contentLength;
             state = State.FIXED;
             return;

@@ -72,11 +72,16 @@ class ReceivedHeadersTest {
 
     /** The headers of a response head with these fields, decoded by {@link ResponseDecoder}. */
     private static HttpHeaders received(String... fields) {
-        StringBuilder wire = new StringBuilder("HTTP/1.1 200 OK\r\n");
+        StringBuilder lines = new StringBuilder();
         for (int i = 0; i < fields.length; i += 2) {
-            wire.append(fields[i]).append(": ").append(fields[i + 1]).append("\r\n");
+            lines.append(fields[i]).append(": ").append(fields[i + 1]).append("\r\n");
         }
-        wire.append("\r\n");
+        return receivedLines(lines.toString());
+    }
+
+    /** The headers of a response head with these field lines (each ending in its line break), as received. */
+    private static HttpHeaders receivedLines(String lines) {
+        String wire = "HTTP/1.1 200 OK\r\n" + lines + "\r\n";
         EmbeddedChannel channel = new EmbeddedChannel(new BackendHttpCodec(8192, 65536));
         try {
             // A response to HEAD: no body, whatever the fields say.
@@ -616,5 +621,65 @@ class ReceivedHeadersTest {
 
         assertSameAs(actual, expected);
         assertThat(actual.size()).isEqualTo(200 - 67 + 1);
+    }
+
+    /** What {@link ReceivedHeaders#encodeTo} writes, checked against {@link ReceivedHeaders#encodedLength}. */
+    private static String encodeTo(HttpHeaders headers) {
+        ReceivedHeaders received = (ReceivedHeaders) headers;
+        ByteBuf buf = Unpooled.buffer();
+        try {
+            assertThat(received.encodeTo(buf)).isTrue();
+            assertThat(buf.readableBytes()).as("encodedLength").isEqualTo(received.encodedLength());
+            return buf.toString(US_ASCII);
+        } finally {
+            buf.release();
+        }
+    }
+
+    /** The field lines Netty's encoder writes for these headers: its head without status line and last CRLF. */
+    private static String nettysFieldLines(HttpHeaders headers) {
+        String head = encode(HttpResponseStatus.OK, headers);
+        return head.substring(head.indexOf("\r\n") + 2, head.length() - 2);
+    }
+
+    @Test
+    void encodeToWritesTheFieldLinesNettysEncoderWrites() {
+        HttpHeaders actual = received(FIELDS);
+        HttpHeaders expected = ordinary(FIELDS);
+        assertThat(encodeTo(actual)).isEqualTo(nettysFieldLines(expected))
+                .startsWith("Content-Type: text/plain; charset=utf-8\r\nConnection: Keep-Alive, Upgrade\r\n");
+
+        // Removed fields in the middle and at the ends split the runs; added fields come last.
+        for (HttpHeaders h : List.of(actual, expected)) {
+            h.remove(HttpHeaderNames.CONTENT_TYPE).remove(HttpHeaderNames.UPGRADE).remove(HttpHeaderNames.CONTENT_LENGTH)
+                    .add(HttpHeaderNames.DATE, "Tue, 15 Nov 1994 08:12:31 GMT")
+                    .set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE)
+                    .add("X-Proxy", new AsciiString("mtls-proxy"));
+        }
+        assertThat(encodeTo(actual)).isEqualTo(nettysFieldLines(expected))
+                .startsWith("Set-Cookie: a=1; Path=/\r\nVary: Accept-Encoding,  Origin\r\n")
+                .endsWith("Cache-Control: no-cache,  no-store ,max-age=0\r\ndate: Tue, 15 Nov 1994 08:12:31 GMT\r\n"
+                        + "connection: close\r\nX-Proxy: mtls-proxy\r\n");
+    }
+
+    @Test
+    void encodeToWritesLinesThatArrivedInAnotherFormInTheUsualOne() {
+        HttpHeaders actual = receivedLines("A: 1\r\nB:2\r\nC:   3  \r\nD: 4\nE: \r\nF:\r\nG:\t7\t\r\nH: 8\r\n");
+
+        assertThat(encodeTo(actual)).isEqualTo("A: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\nE: \r\nF: \r\nG: 7\r\nH: 8\r\n");
+    }
+
+    @Test
+    void encodeToLeavesHeadersCopiedIntoAnOrdinaryMapToTheUsualEncoder() {
+        HttpHeaders actual = received(FIELDS);
+        actual.names();
+        ByteBuf buf = Unpooled.buffer();
+        try {
+            assertThat(((ReceivedHeaders) actual).encodeTo(buf)).isFalse();
+            assertThat(buf.readableBytes()).isZero();
+            assertThat(((ReceivedHeaders) actual).encodedLength()).isEqualTo(-1);
+        } finally {
+            buf.release();
+        }
     }
 }

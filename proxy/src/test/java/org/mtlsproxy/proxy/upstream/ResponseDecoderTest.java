@@ -12,6 +12,7 @@ import io.netty.handler.codec.DecoderResult;
 import io.netty.handler.codec.PrematureChannelClosureException;
 import io.netty.handler.codec.http.DefaultFullHttpRequest;
 import io.netty.handler.codec.http.DefaultHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaders;
@@ -123,6 +124,8 @@ class ResponseDecoderTest {
     /** A backend connection driven through the codec the proxy uses. */
     private static final class Connection implements AutoCloseable {
         final EmbeddedChannel channel = new EmbeddedChannel(new BackendHttpCodec(MAX_LINE, MAX_HEAD));
+        /** Responses handed on as one message with their whole body. */
+        int wholeResponses;
 
         Connection() {
         }
@@ -192,7 +195,17 @@ class ResponseDecoderTest {
         List<Object> drain() {
             List<Object> items = new ArrayList<>();
             for (Object o; (o = channel.readInbound()) != null; ) {
-                if (o instanceof HttpResponse response) {
+                if (o instanceof FullHttpResponse whole) {
+                    // A small body that came with its head, in one message: described as its head and last content.
+                    wholeResponses++;
+                    items.add(whole);
+                    try {
+                        items.add(new Body(whole.content().toString(ISO_8859_1), true, whole.trailingHeaders(),
+                                whole.decoderResult()));
+                    } finally {
+                        whole.release();
+                    }
+                } else if (o instanceof HttpResponse response) {
                     assertThat(o).isNotInstanceOf(HttpContent.class);
                     items.add(response);
                 } else if (o instanceof HttpContent content) {
@@ -339,6 +352,40 @@ class ResponseDecoderTest {
         List<Object> items = oneResponse(HttpMethod.GET, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
 
         assertThat(describe(items)).containsExactly("head 200", "last[]");
+    }
+
+    @Test
+    void aSmallBodyThatCameWithItsHeadIsHandedOnWithItInOneMessage() {
+        try (Connection c = new Connection()) {
+            List<Object> items = c.send(HttpMethod.GET).send(HttpMethod.GET)
+                    .receive(SIMPLE + SIMPLE.replace("hello", "world"));
+
+            assertThat(describe(items)).containsExactly("head 200", "last[hello]", "head 200", "last[world]");
+            assertThat(c.wholeResponses).isEqualTo(2);
+            assertThat(c.send(HttpMethod.GET).receive("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"))
+                    .extracting(ResponseDecoderTest::describe).containsExactly("head 200", "last[]");
+            assertThat(c.wholeResponses).isEqualTo(3);
+        }
+    }
+
+    @Test
+    void aBodyThatIsNotAllThereOrOverTheLimitFollowsItsHead() {
+        try (Connection c = new Connection()) {
+            List<Object> items = c.send(HttpMethod.GET).receive(SIMPLE.replace("hello", "hel"));
+            items.addAll(c.receive("lo"));
+            String limit = "x".repeat(ResponseDecoder.WHOLE_BODY_LIMIT);
+            items.addAll(c.send(HttpMethod.GET).receive(
+                    "HTTP/1.1 200 OK\r\nContent-Length: " + (limit.length() + 1) + "\r\n\r\n" + limit + "y"));
+
+            assertThat(describe(items)).containsExactly(
+                    "head 200", "content[hel]", "last[lo]", "head 200", "last[" + limit + "y]");
+            assertThat(c.wholeResponses).isZero();
+
+            assertThat(describe(c.send(HttpMethod.GET).receive(
+                    "HTTP/1.1 200 OK\r\nContent-Length: " + limit.length() + "\r\n\r\n" + limit)))
+                    .containsExactly("head 200", "last[" + limit + "]");
+            assertThat(c.wholeResponses).as("a body of exactly the limit").isEqualTo(1);
+        }
     }
 
     @Test

@@ -1,0 +1,237 @@
+package org.mtlsproxy.proxy.http;
+
+import static java.nio.charset.StandardCharsets.ISO_8859_1;
+import static java.nio.charset.StandardCharsets.US_ASCII;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.handler.codec.DecoderException;
+import io.netty.handler.codec.http.DefaultFullHttpRequest;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.DefaultHttpContent;
+import io.netty.handler.codec.http.DefaultHttpResponse;
+import io.netty.handler.codec.http.DefaultLastHttpContent;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpDecoderConfig;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.util.ReferenceCountUtil;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Supplier;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Named;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.mtlsproxy.proxy.upstream.BackendHttpCodec;
+
+/**
+ * {@link ClientHttpCodec} against Netty's {@code HttpServerCodec}: the same bytes on the wire for the same
+ * requests and responses, and a whole response in one buffer where Netty's makes two.
+ */
+class ClientHttpCodecTest {
+
+    private static final HttpDecoderConfig CONFIG = new HttpDecoderConfig()
+            .setStrictLineParsing(true)
+            .setUseRfc9112TransferEncoding(true);
+
+    private static final String GET = "GET /x HTTP/1.1\r\nHost: a\r\n\r\n";
+    private static final String HEAD = "HEAD /x HTTP/1.1\r\nHost: a\r\n\r\n";
+    private static final String CONNECT = "CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n";
+
+    /** What a codec wrote: the bytes, and in how many buffers that are not empty. */
+    private record Written(String bytes, int buffers) {
+    }
+
+    /** {@code requests} decoded by {@code codec}, then {@code responses} written through it and flushed. */
+    private static Written exchange(ChannelHandler codec, String requests, Supplier<List<Object>> responses) {
+        EmbeddedChannel channel = new EmbeddedChannel(codec);
+        try {
+            channel.writeInbound(Unpooled.copiedBuffer(requests, US_ASCII));
+            for (Object o; (o = channel.readInbound()) != null; ) {
+                ReferenceCountUtil.release(o);
+            }
+            for (Object response : responses.get()) {
+                channel.write(response);
+            }
+            channel.flush();
+            StringBuilder bytes = new StringBuilder();
+            int buffers = 0;
+            for (Object o; (o = channel.readOutbound()) != null; ) {
+                ByteBuf buf = (ByteBuf) o;
+                if (buf.isReadable()) {
+                    buffers++;
+                }
+                bytes.append(buf.toString(ISO_8859_1));
+                buf.release();
+            }
+            return new Written(bytes.toString(), buffers);
+        } finally {
+            channel.finishAndReleaseAll();
+        }
+    }
+
+    /** Both codecs on the same exchange: the same bytes; what {@link ClientHttpCodec} wrote is returned. */
+    private static Written assertSameBytesAsNetty(String requests, Supplier<List<Object>> responses) {
+        Written netty = exchange(new HttpServerCodec(CONFIG), requests, responses);
+        Written ours = exchange(new ClientHttpCodec(CONFIG), requests, responses);
+        assertThat(ours.bytes()).isEqualTo(netty.bytes());
+        return ours;
+    }
+
+    private static FullHttpResponse whole(HttpResponseStatus status, String body, String... fields) {
+        FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status,
+                Unpooled.copiedBuffer(body, ISO_8859_1));
+        for (int i = 0; i < fields.length; i += 2) {
+            r.headers().add(fields[i], fields[i + 1]);
+        }
+        return r;
+    }
+
+    private static FullHttpResponse ok(String body) {
+        return whole(HttpResponseStatus.OK, body, "Content-Type", "text/plain",
+                "Content-Length", String.valueOf(body.length()));
+    }
+
+    /** A backend's response as {@code BackendHttpCodec} hands it on: received header fields, in one message. */
+    private static FullHttpResponse received(String wire) {
+        EmbeddedChannel backend = new EmbeddedChannel(new BackendHttpCodec(8192, 65536));
+        try {
+            backend.writeOutbound(new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/x"));
+            for (Object o; (o = backend.readOutbound()) != null; ) {
+                ReferenceCountUtil.release(o);
+            }
+            backend.writeInbound(Unpooled.copiedBuffer(wire, ISO_8859_1));
+            Object response = backend.readInbound();
+            assertThat(response).isInstanceOf(FullHttpResponse.class);
+            return (FullHttpResponse) response;
+        } finally {
+            backend.finishAndReleaseAll();
+        }
+    }
+
+    private static Arguments exchange(String name, String requests, Supplier<List<Object>> responses) {
+        return Arguments.of(Named.of(name, requests), responses);
+    }
+
+    static Stream<Arguments> exchanges() {
+        String big = "b".repeat(ClientHttpCodec.WHOLE_BODY_LIMIT + 1);
+        return Stream.of(
+                exchange("whole 200 to GET", GET, () -> List.of(ok("hello"))),
+                exchange("whole 200 to HEAD: head only", HEAD, () -> List.of(ok("hello"))),
+                exchange("whole empty 200", GET, () -> List.of(ok(""))),
+                exchange("whole 404 without Content-Length", GET,
+                        () -> List.of(whole(HttpResponseStatus.NOT_FOUND, "nope"))),
+                exchange("204 loses Content-Length and Transfer-Encoding", GET, () -> List.of(
+                        whole(HttpResponseStatus.NO_CONTENT, "", "Content-Length", "0", "Transfer-Encoding", "gzip"))),
+                exchange("205 gets Content-Length 0", GET, () -> List.of(
+                        whole(HttpResponseStatus.RESET_CONTENT, "", "Transfer-Encoding", "chunked"))),
+                exchange("304 without its body", GET, () -> List.of(
+                        whole(HttpResponseStatus.NOT_MODIFIED, "hello", "Content-Length", "5"))),
+                exchange("2xx to CONNECT loses Transfer-Encoding", CONNECT, () -> List.of(
+                        whole(HttpResponseStatus.OK, "", "Transfer-Encoding", "chunked"))),
+                exchange("whole response with a chunked coding", GET, () -> List.of(
+                        whole(HttpResponseStatus.OK, "hello", "Transfer-Encoding", "chunked"))),
+                exchange("whole body over the limit", GET, () -> List.of(ok(big))),
+                exchange("streamed chunked with trailers", GET, () -> {
+                    DefaultHttpResponse head = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
+                    head.headers().set(HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED);
+                    LastHttpContent last = new DefaultLastHttpContent(Unpooled.copiedBuffer("lo", US_ASCII));
+                    last.trailingHeaders().add("X-Sum", "1");
+                    return List.of(head, new DefaultHttpContent(Unpooled.copiedBuffer("hel", US_ASCII)), last);
+                }),
+                exchange("100 Continue, then the whole final response", GET, () -> List.of(
+                        new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.CONTINUE),
+                        LastHttpContent.EMPTY_LAST_CONTENT, ok("hello"))),
+                exchange("pipelined GET, HEAD, GET", GET + HEAD + GET,
+                        () -> List.of(ok("one"), ok("two"), ok("three"))),
+                exchange("pipelined HEAD then GET, streamed and whole", HEAD + GET, () -> List.of(
+                        new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK),
+                        LastHttpContent.EMPTY_LAST_CONTENT, ok("after"))),
+                exchange("a backend's received fields, some removed and some added", GET, () -> {
+                    FullHttpResponse r = received("HTTP/1.1 200 OK\r\nConnection: keep-alive\r\n"
+                            + "Content-Type: text/plain\r\nKeep-Alive: timeout=5\r\nX-A:a\r\nX-B:  b \r\n"
+                            + "Content-Length: 5\r\n\r\nhello");
+                    r.headers().remove(HttpHeaderNames.CONNECTION).remove("Keep-Alive")
+                            .set(HttpHeaderNames.DATE, "Tue, 15 Nov 1994 08:12:31 GMT");
+                    return List.of(r);
+                }));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("exchanges")
+    void writesTheBytesNettysServerCodecWrites(String requests, Supplier<List<Object>> responses) {
+        assertSameBytesAsNetty(requests, responses);
+    }
+
+    @Test
+    void aWholeResponseLeavesInOneBufferWhereNettysCodecMakesTwo() {
+        String body = "x".repeat(1024);
+        Written ours = assertSameBytesAsNetty(GET, () -> List.of(ok(body)));
+        Written netty = exchange(new HttpServerCodec(CONFIG), GET, () -> List.of(ok(body)));
+
+        assertThat(ours.buffers()).isEqualTo(1);
+        assertThat(netty.buffers()).isEqualTo(2);
+        assertThat(ours.bytes()).startsWith("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 1024\r\n\r\n")
+                .endsWith(body);
+    }
+
+    @Test
+    void aBackendsReceivedFieldsGoOutAsTheyCameWhereTheyCameInTheUsualForm() {
+        Written ours = assertSameBytesAsNetty(GET, () -> List.of(received(
+                "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-A:a\r\nContent-Length: 2\r\n\r\nok")));
+
+        assertThat(ours.buffers()).isEqualTo(1);
+        assertThat(ours.bytes()).isEqualTo(
+                "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-A: a\r\nContent-Length: 2\r\n\r\nok");
+    }
+
+    @Test
+    void aWholeResponseInTheMiddleOfAStreamedOneIsRefusedAsByNetty() {
+        EmbeddedChannel channel = new EmbeddedChannel(new ClientHttpCodec(CONFIG));
+        try {
+            channel.writeInbound(Unpooled.copiedBuffer(GET + GET, US_ASCII));
+            for (Object o; (o = channel.readInbound()) != null; ) {
+                ReferenceCountUtil.release(o);
+            }
+            channel.write(new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK));
+            assertThatThrownBy(() -> channel.writeOutbound(ok("early"))).hasRootCauseInstanceOf(
+                    IllegalStateException.class);
+        } finally {
+            channel.finishAndReleaseAll();
+        }
+    }
+
+    @Test
+    void moreRequestsAwaitingAnswersThanThePipelineDepthAreRefusedAsByNetty() {
+        String tooMany = GET.repeat(ClientHttpCodec.MAX_PIPELINE_DEPTH + 1);
+        for (ChannelHandler codec : List.of(new HttpServerCodec(CONFIG), new ClientHttpCodec(CONFIG))) {
+            EmbeddedChannel channel = new EmbeddedChannel(codec);
+            List<Object> decoded = new ArrayList<>();
+            try {
+                assertThatThrownBy(() -> channel.writeInbound(Unpooled.copiedBuffer(tooMany, US_ASCII)))
+                        .isInstanceOf(DecoderException.class).hasMessageContaining("maxPipelineDepth");
+                for (Object o; (o = channel.readInbound()) != null; ) {
+                    decoded.add(o);
+                }
+                // What was decoded before the limit is answered; the connection closes after the next response.
+                channel.writeOutbound(ok("a"));
+                assertThat(channel.isOpen()).as(codec.getClass().getSimpleName()).isFalse();
+            } finally {
+                decoded.forEach(ReferenceCountUtil::release);
+                channel.finishAndReleaseAll();
+            }
+        }
+    }
+}
