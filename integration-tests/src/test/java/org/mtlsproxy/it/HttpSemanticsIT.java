@@ -59,6 +59,24 @@ class HttpSemanticsIT {
     }
 
     @Test
+    void targetsReachTheBackendInOriginFormAndNormalised() throws Exception {
+        try (RawTls.Client c = raw()) {
+            // absolute-form (RFC 9112 §3.2.2): the authority replaces Host; then an origin-form target left as is,
+            // and one the normaliser rewrites.
+            c.send("GET https://abs.example:8443/abs/path?q=1 HTTP/1.1\r\nHost: ignored\r\n\r\n"
+                    + "GET /plain/path?x=%41 HTTP/1.1\r\nHost: x\r\n\r\n"
+                    + "GET /a//b/%7Ec HTTP/1.1\r\nHost: x\r\n\r\n");
+            String out = c.readUntil("ok GET /a/b/~c\n", 3000);
+            assertThat(out).contains("ok GET /abs/path?q=1\n").contains("ok GET /plain/path?x=%41\n");
+        }
+        List<RecordingBackend.Received> seen = backend.received();
+        RecordingBackend.Received abs = seen.stream().filter(r -> r.path().equals("/abs/path")).findFirst().orElseThrow();
+        assertThat(abs.uri()).isEqualTo("/abs/path?q=1");
+        assertThat(abs.header("host")).isEqualTo("abs.example:8443");
+        assertThat(seen).extracting(RecordingBackend.Received::uri).contains("/plain/path?x=%41", "/a/b/~c");
+    }
+
+    @Test
     void pipelinedTwoGets() throws Exception {
         try (RawTls.Client c = raw()) {
             c.send("GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n");

@@ -457,7 +457,10 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
             // An HTTP/1.0 client cannot take 100 Continue; the expectation is ignored (RFC 9110 §10.1.1).
             headers.remove(HttpHeaderNames.EXPECT);
         }
-        req.setUri(normalized);
+        if (normalized != req.uri()) {
+            // (An origin-form target the normaliser left alone is that very string: setting it would re-validate it.)
+            req.setUri(normalized);
+        }
         req.setProtocolVersion(HttpVersion.HTTP_1_1);
         if (signer != null) {
             // Last, over the request exactly as the backend will receive it: method, Host, normalised target.
