@@ -48,8 +48,11 @@ public final class ClientHttpCodec extends CombinedChannelDuplexHandler<HttpRequ
     private static final byte OTHER = 3;
     private static final int CRLF = ('\r' << 8) | '\n';
 
-    /** The methods of the requests awaiting a final response, oldest first: a ring. */
-    private final byte[] methods = new byte[MAX_PIPELINE_DEPTH];
+    /**
+     * The methods of the requests awaiting a final response, oldest first: a ring, grown (up to
+     * {@value #MAX_PIPELINE_DEPTH}) only for a client that pipelines; one waiting request is the usual case.
+     */
+    private byte[] methods = new byte[2];
     private int first;
     private int waiting;
     private boolean mustCloseAfterResponse;
@@ -63,7 +66,15 @@ public final class ClientHttpCodec extends CombinedChannelDuplexHandler<HttpRequ
             return false;
         }
         byte flag = HttpMethod.HEAD.equals(method) ? HEAD : HttpMethod.CONNECT.equals(method) ? CONNECT : OTHER;
-        methods[(first + waiting) % MAX_PIPELINE_DEPTH] = flag;
+        if (waiting == methods.length) {
+            byte[] grown = new byte[methods.length * 2];
+            for (int i = 0; i < waiting; i++) {
+                grown[i] = methods[(first + i) % methods.length];
+            }
+            methods = grown;
+            first = 0;
+        }
+        methods[(first + waiting) % methods.length] = flag;
         waiting++;
         return true;
     }
@@ -77,7 +88,7 @@ public final class ClientHttpCodec extends CombinedChannelDuplexHandler<HttpRequ
             return OTHER;
         }
         byte flag = methods[first];
-        first = (first + 1) % MAX_PIPELINE_DEPTH;
+        first = (first + 1) % methods.length;
         waiting--;
         return flag;
     }

@@ -197,6 +197,53 @@ class ClientHttpCodecTest {
                 "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-A: a\r\nContent-Length: 2\r\n\r\nok");
     }
 
+    /** Requests (strings) and responses in the order given, through {@code codec}: what it wrote. */
+    private static String interleaved(ChannelHandler codec, List<Object> steps) {
+        EmbeddedChannel channel = new EmbeddedChannel(codec);
+        try {
+            StringBuilder bytes = new StringBuilder();
+            for (Object step : steps) {
+                if (step instanceof String requests) {
+                    channel.writeInbound(Unpooled.copiedBuffer(requests, US_ASCII));
+                    for (Object o; (o = channel.readInbound()) != null; ) {
+                        ReferenceCountUtil.release(o);
+                    }
+                } else {
+                    channel.writeOutbound(step);
+                }
+                for (Object o; (o = channel.readOutbound()) != null; ) {
+                    bytes.append(((ByteBuf) o).toString(ISO_8859_1));
+                    ((ByteBuf) o).release();
+                }
+            }
+            return bytes.toString();
+        } finally {
+            channel.finishAndReleaseAll();
+        }
+    }
+
+    @Test
+    void methodsOfPipelinedRequestsAreRememberedInOrderWhileAnsweredAndGrown() {
+        // The queue of waiting methods wraps around and grows while requests keep coming: each response must
+        // still meet its own request's method (a HEAD's response goes without its body).
+        Supplier<List<Object>> steps = () -> {
+            List<Object> list = new ArrayList<>();
+            list.add(GET + HEAD);
+            list.add(ok("1"));
+            list.add(GET + HEAD + GET + HEAD + GET);
+            for (int i = 2; i <= 7; i++) {
+                list.add(ok(String.valueOf(i)));
+            }
+            return list;
+        };
+        String ours = interleaved(new ClientHttpCodec(CONFIG), steps.get());
+
+        assertThat(ours).isEqualTo(interleaved(new HttpServerCodec(CONFIG), steps.get()));
+        assertThat(ours.split("HTTP/1.1 200 OK", -1)).hasSize(8);
+        assertThat(ours).contains("\r\n\r\n1HTTP", "\r\n\r\nHTTP", "\r\n\r\n3HTTP", "\r\n\r\n5HTTP")
+                .endsWith("\r\n\r\n7").doesNotContain("\r\n\r\n2", "\r\n\r\n4", "\r\n\r\n6");
+    }
+
     @Test
     void aWholeResponseInTheMiddleOfAStreamedOneIsRefusedAsByNetty() {
         EmbeddedChannel channel = new EmbeddedChannel(new ClientHttpCodec(CONFIG));
