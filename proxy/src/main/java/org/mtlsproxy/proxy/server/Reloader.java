@@ -73,14 +73,19 @@ public final class Reloader implements AutoCloseable {
         });
     }
 
-    /** Starts the triggers configured in {@code reload}. */
+    /**
+     * Starts the triggers configured in {@code reload}. The files' fingerprint is taken and their directories are
+     * watched before this returns (the reload thread takes over both afterwards): a change made once the proxy
+     * has started is always seen. Taken on the reload thread, a config file written right after start-up could
+     * be fingerprinted as already seen, or changed before its directory was watched, and then never reloaded.
+     */
     void start(ProxyConfig initial) {
-        executor.execute(() -> lastAttempt = fingerprint(initial));
+        lastAttempt = fingerprint(initial);
         ReloadConfig reload = initial.reload();
         if (reload.watch()) {
             try {
                 watcher = FileSystems.getDefault().newWatchService();
-                executor.execute(() -> watchDirectories(initial));
+                watchDirectories(initial);
                 watchThread = new Thread(() -> watchLoop(reload), "mtls-proxy-file-watch");
                 watchThread.setDaemon(true);
                 watchThread.start();
