@@ -418,7 +418,13 @@ public final class ReceivedHeaders extends HttpHeaders {
         // Validated before anything is removed: a refused field leaves the headers as they were, as Netty's do.
         validate(name, (CharSequence) value);
         remove(name);
-        append(name, (CharSequence) value);
+        if (copied != null) {
+            // The removal moved the fields into the ordinary copy (a head with many fields): add it there, or it
+            // would be kept here, where nothing reads any more.
+            copied.add(name, value);
+        } else {
+            append(name, (CharSequence) value);
+        }
         return this;
     }
 

@@ -623,6 +623,33 @@ class ReceivedHeadersTest {
         assertThat(actual.size()).isEqualTo(200 - 67 + 1);
     }
 
+    /**
+     * The first {@code set} on a head with many fields moves them into the hashed copy (through its removal): the
+     * value set must land there, not in the fast path's list that nothing reads any more. (A lost
+     * {@code Transfer-Encoding: chunked} would send a close-delimited body unframed to a keep-alive client.)
+     */
+    @Test
+    void aFirstSetOnAHeadWithManyFieldsIsKept() {
+        String[] fields = new String[2 * 66];
+        fields[0] = "Date";
+        fields[1] = "Tue, 15 Nov 1994 08:12:31 GMT";
+        for (int i = 1; i < 66; i++) {
+            fields[2 * i] = "X-" + i;
+            fields[2 * i + 1] = "v";
+        }
+        HttpHeaders actual = received(fields);
+        HttpHeaders expected = ordinary(fields);
+        for (HttpHeaders h : List.of(actual, expected)) {
+            h.set(HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED)
+                    .set(HttpHeaderNames.DATE, "Wed, 16 Nov 1994 08:12:31 GMT");
+        }
+
+        assertSameAs(actual, expected);
+        assertThat(actual.get(HttpHeaderNames.TRANSFER_ENCODING)).isEqualTo("chunked");
+        assertThat(encode(HttpResponseStatus.OK, actual)).isEqualTo(encode(HttpResponseStatus.OK, expected))
+                .endsWith("transfer-encoding: chunked\r\ndate: Wed, 16 Nov 1994 08:12:31 GMT\r\n\r\n0\r\n\r\n");
+    }
+
     /** What {@link ReceivedHeaders#encodeTo} writes, checked against {@link ReceivedHeaders#encodedLength}. */
     private static String encodeTo(HttpHeaders headers) {
         ReceivedHeaders received = (ReceivedHeaders) headers;
