@@ -20,6 +20,8 @@ import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpVersion;
@@ -121,6 +123,23 @@ class ClientHttpCodecTest {
         }
     }
 
+    /** A backend's response head whose body is still to come, as {@code BackendHttpCodec} hands it on. */
+    private static HttpResponse receivedHead(String wire) {
+        EmbeddedChannel backend = new EmbeddedChannel(new BackendHttpCodec(8192, 65536));
+        try {
+            backend.writeOutbound(new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/x"));
+            for (Object o; (o = backend.readOutbound()) != null; ) {
+                ReferenceCountUtil.release(o);
+            }
+            backend.writeInbound(Unpooled.copiedBuffer(wire, ISO_8859_1));
+            Object head = backend.readInbound();
+            assertThat(head).isInstanceOf(HttpResponse.class).isNotInstanceOf(FullHttpResponse.class);
+            return (HttpResponse) head;
+        } finally {
+            backend.finishAndReleaseAll();
+        }
+    }
+
     private static Arguments exchange(String name, String requests, Supplier<List<Object>> responses) {
         return Arguments.of(Named.of(name, requests), responses);
     }
@@ -159,6 +178,13 @@ class ClientHttpCodecTest {
                 exchange("pipelined HEAD then GET, streamed and whole", HEAD + GET, () -> List.of(
                         new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK),
                         LastHttpContent.EMPTY_LAST_CONTENT, ok("after"))),
+                exchange("a backend's streamed head with received fields, then its chunks", GET, () -> {
+                    HttpResponse head = receivedHead("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+                            + "Keep-Alive: timeout=5\r\nX-A:a\r\nX-B: b\r\n\r\n");
+                    head.headers().remove("Keep-Alive").add("X-Added", "1");
+                    return List.of(head, new DefaultHttpContent(Unpooled.copiedBuffer("hel", US_ASCII)),
+                            new DefaultLastHttpContent(Unpooled.copiedBuffer("lo", US_ASCII)));
+                }),
                 exchange("a backend's received fields, some removed and some added", GET, () -> {
                     FullHttpResponse r = received("HTTP/1.1 200 OK\r\nConnection: keep-alive\r\n"
                             + "Content-Type: text/plain\r\nKeep-Alive: timeout=5\r\nX-A:a\r\nX-B:  b \r\n"
@@ -176,13 +202,11 @@ class ClientHttpCodecTest {
     }
 
     @Test
-    void aWholeResponseLeavesInOneBufferWhereNettysCodecMakesTwo() {
+    void aWholeResponseLeavesInOneBuffer() {
         String body = "x".repeat(1024);
         Written ours = assertSameBytesAsNetty(GET, () -> List.of(ok(body)));
-        Written netty = exchange(new HttpServerCodec(CONFIG), GET, () -> List.of(ok(body)));
 
         assertThat(ours.buffers()).isEqualTo(1);
-        assertThat(netty.buffers()).isEqualTo(2);
         assertThat(ours.bytes()).startsWith("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 1024\r\n\r\n")
                 .endsWith(body);
     }
@@ -272,7 +296,10 @@ class ClientHttpCodecTest {
                 for (Object o; (o = channel.readInbound()) != null; ) {
                     decoded.add(o);
                 }
-                // What was decoded before the limit is answered; the connection closes after the next response.
+                // What was decoded before the limit is handed on and answered; the connection closes after the
+                // next response.
+                assertThat(decoded).filteredOn(HttpRequest.class::isInstance)
+                        .hasSize(ClientHttpCodec.MAX_PIPELINE_DEPTH);
                 channel.writeOutbound(ok("a"));
                 assertThat(channel.isOpen()).as(codec.getClass().getSimpleName()).isFalse();
             } finally {
