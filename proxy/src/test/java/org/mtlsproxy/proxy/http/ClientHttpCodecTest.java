@@ -106,8 +106,8 @@ class ClientHttpCodecTest {
                 "Content-Length", String.valueOf(body.length()));
     }
 
-    /** A backend's response as {@code BackendHttpCodec} hands it on: received header fields, in one message. */
-    private static FullHttpResponse received(String wire) {
+    /** The first message {@code BackendHttpCodec} hands on for {@code wire}, the response to a GET. */
+    private static Object fromBackend(String wire) {
         EmbeddedChannel backend = new EmbeddedChannel(new BackendHttpCodec(8192, 65536));
         try {
             backend.writeOutbound(new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/x"));
@@ -115,29 +115,24 @@ class ClientHttpCodecTest {
                 ReferenceCountUtil.release(o);
             }
             backend.writeInbound(Unpooled.copiedBuffer(wire, ISO_8859_1));
-            Object response = backend.readInbound();
-            assertThat(response).isInstanceOf(FullHttpResponse.class);
-            return (FullHttpResponse) response;
+            return backend.readInbound();
         } finally {
             backend.finishAndReleaseAll();
         }
     }
 
-    /** A backend's response head whose body is still to come, as {@code BackendHttpCodec} hands it on. */
+    /** A backend's response with its received header fields and its whole body, in one message. */
+    private static FullHttpResponse received(String wire) {
+        Object response = fromBackend(wire);
+        assertThat(response).isInstanceOf(FullHttpResponse.class);
+        return (FullHttpResponse) response;
+    }
+
+    /** A backend's response head, with its received header fields, whose body is still to come. */
     private static HttpResponse receivedHead(String wire) {
-        EmbeddedChannel backend = new EmbeddedChannel(new BackendHttpCodec(8192, 65536));
-        try {
-            backend.writeOutbound(new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/x"));
-            for (Object o; (o = backend.readOutbound()) != null; ) {
-                ReferenceCountUtil.release(o);
-            }
-            backend.writeInbound(Unpooled.copiedBuffer(wire, ISO_8859_1));
-            Object head = backend.readInbound();
-            assertThat(head).isInstanceOf(HttpResponse.class).isNotInstanceOf(FullHttpResponse.class);
-            return (HttpResponse) head;
-        } finally {
-            backend.finishAndReleaseAll();
-        }
+        Object head = fromBackend(wire);
+        assertThat(head).isInstanceOf(HttpResponse.class).isNotInstanceOf(FullHttpResponse.class);
+        return (HttpResponse) head;
     }
 
     private static Arguments exchange(String name, String requests, Supplier<List<Object>> responses) {
