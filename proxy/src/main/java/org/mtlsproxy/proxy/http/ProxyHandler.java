@@ -916,19 +916,29 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
                 }
                 return;
             }
-            bytesOut += content.content().readableBytes();
             if (last) {
-                responseDone = true;
-                client.writeAndFlush(content).addListener(responseWritten);
-            } else {
-                // Flushed when the backend's read batch completes: one TLS record and syscall per batch, not
-                // per chunk. No promise per write: a failed write reaches exceptionCaught, which closes.
-                client.write(content, client.voidPromise());
+                endResponse((LastHttpContent) content);
+                return;
             }
+            bytesOut += content.content().readableBytes();
+            // Flushed when the backend's read batch completes: one TLS record and syscall per batch, not per
+            // chunk. No promise per write: a failed write reaches exceptionCaught, which closes.
+            client.write(content, client.voidPromise());
             updateBackendReading();
             return;
         }
         ReferenceCountUtil.release(msg);
+    }
+
+    /**
+     * The response's last message (its last chunk, or a whole response: head and body in one message) goes out,
+     * flushed; the exchange ends once it is written.
+     */
+    private void endResponse(LastHttpContent last) {
+        bytesOut += last.content().readableBytes();
+        responseDone = true;
+        client.writeAndFlush(last).addListener(responseWritten);
+        updateBackendReading();
     }
 
     private void onResponseHead(HttpResponse resp) {
@@ -993,11 +1003,8 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
         }
         resp.setProtocolVersion(HttpVersion.HTTP_1_1);
         if (resp instanceof LastHttpContent whole) {
-            // Head and whole body in one message (a small body that came with its head): one write, and done.
-            bytesOut += whole.content().readableBytes();
-            responseDone = true;
-            client.writeAndFlush(resp).addListener(responseWritten);
-            updateBackendReading();
+            // A small body that came with its head (ResponseDecoder): the whole response in one write.
+            endResponse(whole);
             return;
         }
         client.write(resp, client.voidPromise());

@@ -44,6 +44,9 @@ public final class ReceivedHeaders extends HttpHeaders {
     private HttpHeaders copied;
 
     private static final CharSequence[] NO_FIELDS = new CharSequence[0];
+    /** {@code ": "} and CRLF as the shorts {@link #encodeTo} writes. */
+    private static final int COLON_SP = (':' << 8) | ' ';
+    private static final int CRLF = ('\r' << 8) | '\n';
     /**
      * Past this many received fields, removals go to the hashed copy: a removal here scans every field, and
      * {@code HopByHop.strip} removes one name per token of {@code Connection}, which a hostile backend can make
@@ -312,9 +315,6 @@ public final class ReceivedHeaders extends HttpHeaders {
         }
         return true;
     }
-
-    private static final int COLON_SP = (':' << 8) | ' ';
-    private static final int CRLF = ('\r' << 8) | '\n';
 
     /** Every field in order, received ones first (removed ones skipped), then added ones; read-only. */
     private final class Fields implements Iterator<Map.Entry<CharSequence, CharSequence>> {

@@ -8,8 +8,8 @@ import io.netty.handler.codec.DecoderResult;
 import io.netty.handler.codec.PrematureChannelClosureException;
 import io.netty.handler.codec.http.DefaultHttpContent;
 import io.netty.handler.codec.http.DefaultHttpHeadersFactory;
-import io.netty.handler.codec.http.DefaultHttpResponse;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.DefaultHttpResponse;
 import io.netty.handler.codec.http.DefaultLastHttpContent;
 import io.netty.handler.codec.http.EmptyHttpHeaders;
 import io.netty.handler.codec.http.FullHttpResponse;
@@ -344,8 +344,7 @@ final class ResponseDecoder extends ByteToMessageDecoder {
         if (contentLengthSeen && contentLength <= WHOLE_BODY_LIMIT && in.readableBytes() >= contentLength) {
             // The whole (small) body is here: one message, which the client side writes as one buffer.
             ByteBuf body = contentLength == 0 ? Unpooled.EMPTY_BUFFER : in.readRetainedSlice((int) contentLength);
-            out.add(new DefaultFullHttpResponse(version, status, body, headers,
-                    EmptyHttpHeaders.INSTANCE));
+            out.add(new DefaultFullHttpResponse(version, status, body, headers, EmptyHttpHeaders.INSTANCE));
             return;
         }
         out.add(new DefaultHttpResponse(version, status, headers));
