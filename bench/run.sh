@@ -340,19 +340,25 @@ scenario() { # round target scenario
     hs-pq) line=$(gen "$t" ec --mode handshake --conns 16 --groups X25519MLKEM768,X25519,P-256 "${common[@]}"); record "$r" "$t" "full handshake + GET, ECDSA, client offers X25519MLKEM768" "$line" cps cpu_us_per_op ;;
     resume) line=$(gen "$t" ec --mode resume --conns 16 "${common[@]}"); record "$r" "$t" "resumed handshake + GET" "$line" cps resumed_pct cpu_us_per_op ;;
     download) line=$(gen "$t" ec --mode download --path /large "${common[@]}"); record "$r" "$t" "100 MB download" "$line" mbps ;;
-    idle) line=$(gen "$t" ec --mode idle --conns "$IDLE_CONNS" --pids "$(pids_of "$t")" --duration 60); record "$r" "$t" "idle mTLS connections" "$line" kib_per_conn ;;
+    idle) line=$(gen "$t" ec --mode idle --conns "$IDLE_CONNS" --pids "$(pids_of "$t")" --duration 60); record "$r" "$t" "idle mTLS connections" "$line" kib_per_conn rss_kib_per_conn heap_live_kib_per_conn ;;
   esac
 }
 
 : > results.tsv
 echo "results in $OUT (backend $BACKEND_PID, proxy $PROXY_PID, proxy-log $PROXY_LOG_PID, nginx $NGINX_PID workers $NGINX_WORKERS, haproxy ${HAPROXY_PID:-none})" >&2
 
-# Idle memory first, once per target, while the processes are fresh (a JVM that has run load keeps its heap
-# committed, which would hide the connections' share).
+# Idle memory first, once per target, while the processes are fresh. kib_per_conn is the resident-set growth for
+# nginx and HAProxy; for a JVM it is the growth outside the Java heap plus the heap's live bytes after a full
+# collection (LoadGen runs jcmd GC.run before each reading): the resident heap grows with whatever garbage first
+# touched a page, ~4 to ~22 KiB per connection in consecutive runs of the same build. rss_kib_per_conn is the raw
+# resident-set growth of every target.
 if [[ " $SCENARIOS " == *" idle "* ]]; then
   for t in $TARGETS; do
     [[ $t == direct ]] && continue
+    # The work an idle connection's set-up does (a handshake, one request), so that a JVM's compiler has compiled
+    # it before the reading: C2's own memory is not the connections'.
     gen "$t" ec --mode keepalive --conns 4 --duration 3 --warmup 0 > /dev/null
+    gen "$t" ec --mode handshake --conns 8 --duration 8 --warmup 0 > /dev/null
     scenario 1 "$t" idle
   done
 fi

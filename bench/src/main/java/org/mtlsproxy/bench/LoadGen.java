@@ -53,7 +53,8 @@ import org.HdrHistogram.Histogram;
  * --mode handshake  --conns N --duration S    new connection per request, no resumption: connections/s
  * --mode resume     --conns N --duration S    same, offering the previous session (TLS 1.3 ticket / session id)
  * --mode download   --path /large --duration S one connection, repeated large GETs: MB/s
- * --mode idle       --conns N --pids P[,P]    open N mTLS connections (one request each), RSS delta of P per connection
+ * --mode idle       --conns N --pids P[,P]    open N mTLS connections (one request each), memory of P per connection
+ *                   (resident set; for a JVM resident outside the heap + live heap: see {@link ProcessMemory})
  * --groups G1,G2    key-exchange groups offered (default X25519,P-256)
  * --request-headers typical   keep-alive requests carry eight more header fields, as an API client's do
  *                   (Authorization bearer token, Cookie, traceparent, ...: ~520 bytes); default: Host only
@@ -245,7 +246,7 @@ public final class LoadGen {
         }
         long settleMs = Long.parseLong(opts.getOrDefault("settle-ms", "3000"));
         Thread.sleep(settleMs);
-        long before = rssKib(pids);
+        ProcessMemory[] before = memory(pids);
         measureStart = System.nanoTime();
         deadline = measureStart + durationNanos;
         int parallel = Math.min(conns, 64);
@@ -258,7 +259,7 @@ public final class LoadGen {
         }
         boolean all = done.await(durationNanos + TimeUnit.SECONDS.toNanos(30), TimeUnit.NANOSECONDS);
         Thread.sleep(settleMs);
-        long after = rssKib(pids);
+        ProcessMemory[] after = memory(pids);
         long ok;
         synchronized (open) {
             ok = open.stream().filter(Channel::isActive).count();
@@ -266,9 +267,27 @@ public final class LoadGen {
                 c.close();
             }
         }
-        return "mode=idle conns=" + ok + " rss_before_kib=" + before + " rss_after_kib=" + after
-                + " kib_per_conn=" + fmt(ok == 0 ? 0 : (after - before) / (double) ok)
-                + " complete=" + all + " errors=" + errors.get() + firstErrorKv();
+        long rss = 0;
+        long heapLive = 0;
+        long accounted = 0;
+        for (int i = 0; i < pids.size(); i++) {
+            rss += after[i].rssKib() - before[i].rssKib();
+            heapLive += after[i].heapLiveKib() - before[i].heapLiveKib();
+            accounted += after[i].accountedKib() - before[i].accountedKib();
+        }
+        double n = Math.max(ok, 1);
+        return "mode=idle conns=" + ok + " kib_per_conn=" + fmt(accounted / n) + " rss_kib_per_conn=" + fmt(rss / n)
+                + " heap_live_kib_per_conn=" + fmt(heapLive / n) + " complete=" + all + " errors=" + errors.get()
+                + firstErrorKv();
+    }
+
+    /** Each process's memory (a JVM's after a full collection), read at once. */
+    private static ProcessMemory[] memory(List<Long> pids) throws Exception {
+        ProcessMemory[] m = new ProcessMemory[pids.size()];
+        for (int i = 0; i < m.length; i++) {
+            m[i] = ProcessMemory.of(pids.get(i));
+        }
+        return m;
     }
 
     private void openIdle(Bootstrap b, AtomicInteger next, List<Channel> open, CountDownLatch done) {
@@ -299,18 +318,6 @@ public final class LoadGen {
                 }
             });
         });
-    }
-
-    static long rssKib(List<Long> pids) throws Exception {
-        long sum = 0;
-        for (long pid : pids) {
-            for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {
-                if (line.startsWith("VmRSS:")) {
-                    sum += Long.parseLong(line.replaceAll("[^0-9]", ""));
-                }
-            }
-        }
-        return sum;
     }
 
     // ---------------------------------------------------------------- the exchange
