@@ -15,15 +15,20 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import org.mtlsproxy.proxy.runtime.ConfiguredCertificate;
 import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collections;
 import java.util.EnumMap;
+import java.util.HashSet;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
@@ -97,11 +102,20 @@ public final class ProxyMetrics {
     private final ExpiryWarnings expiryWarnings = new ExpiryWarnings();
     private final Map<String, ClientTrustMeters> clientTrust = new ConcurrentHashMap<>();
 
+    /** The configuration build recording what it registers, or null. */
+    private volatile Staging staging;
+
     private final java.util.concurrent.atomic.AtomicLong lastReloadSuccess =
             new java.util.concurrent.atomic.AtomicLong(System.currentTimeMillis() / 1000);
 
     public ProxyMetrics() {
         this.registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        registry.config().onMeterAdded(m -> {
+            Staging s = staging;
+            if (s != null && s.thread == Thread.currentThread()) {
+                s.added.add(m);
+            }
+        });
         for (String result : new String[] {RESULT_SUCCESS, RESULT_FAILURE}) {
             Counter.builder("mtls_proxy.config.reloads")
                     .description("Configuration reloads by result; a failed one keeps the previous configuration")
@@ -174,6 +188,60 @@ public final class ProxyMetrics {
     /** Prometheus text (or OpenMetrics when {@code contentType} asks for it). */
     public String scrape(String contentType) {
         return registry.scrape(contentType);
+    }
+
+    /**
+     * Starts recording what a configuration build registers on the calling thread — meters, and the listener,
+     * route, backend, relay, shadow and client-trust holders of names not seen before — until
+     * {@link Staging#stop()}. A configuration that never goes into force (its build or the binding of its listeners
+     * fails) is then taken back with {@link Staging#discard()}: its names leave no zero-valued series in
+     * {@code /metrics}. Meters the event loops register meanwhile (a first 503, a new rule's first decision) are
+     * theirs and are not recorded. One build at a time: the start-up build, then the reload thread's.
+     */
+    public Staging stage() {
+        Staging s = new Staging();
+        staging = s;
+        return s;
+    }
+
+    /** What one configuration build registered; see {@link #stage()}. */
+    public final class Staging {
+        private final Thread thread = Thread.currentThread();
+        private final List<Meter> added = Collections.synchronizedList(new ArrayList<>());
+        private final List<Set<String>> namesBefore = List.of(Set.copyOf(listeners.keySet()),
+                Set.copyOf(routes.keySet()), Set.copyOf(backends.keySet()), Set.copyOf(tcp.keySet()),
+                Set.copyOf(shadow.keySet()), Set.copyOf(clientTrust.keySet()));
+
+        private Staging() {
+        }
+
+        /** Stops recording; what was registered stays until {@link #discard()}. */
+        public void stop() {
+            if (staging == this) {
+                staging = null;
+            }
+        }
+
+        /** Removes the meters and the holders of new names this build registered: it will never be in force. */
+        public void discard() {
+            stop();
+            List<Map<String, ?>> holders = List.of(listeners, routes, backends, tcp, shadow, clientTrust);
+            for (int i = 0; i < holders.size(); i++) {
+                Set<String> before = namesBefore.get(i);
+                holders.get(i).keySet().removeIf(name -> !before.contains(name));
+            }
+            Set<Meter.Id> removed = new HashSet<>();
+            synchronized (added) {
+                for (Meter m : added) {
+                    registry.remove(m);
+                    removed.add(m.getId());
+                }
+                added.clear();
+            }
+            // A running listener's verifier was rebuilt too: what it registered for a new CRL must be registered
+            // again by the next build that loads it, not be found in the cache with its gauges gone.
+            clientTrust.values().forEach(t -> t.forget(removed));
+        }
     }
 
     public ListenerMeters listener(String name) {
@@ -301,12 +369,16 @@ public final class ProxyMetrics {
     public static final class ClientTrustMeters implements VerifierEvents {
         private final MeterRegistry registry;
         private final String listener;
-        private final Map<String, AtomicReference<CrlTimes>> crls = new ConcurrentHashMap<>();
+        private final Map<String, CrlGauges> crls = new ConcurrentHashMap<>();
         private final Map<String, Counter> staleAccepted = new ConcurrentHashMap<>();
 
         ClientTrustMeters(MeterRegistry registry, String listener) {
             this.registry = registry;
             this.listener = listener;
+        }
+
+        /** The times both gauges of one CRL read, and one of the gauges' id. */
+        private record CrlGauges(AtomicReference<CrlTimes> times, Meter.Id ageId) {
         }
 
         private record CrlTimes(long thisUpdateMillis, long nextUpdateMillis) {
@@ -326,7 +398,7 @@ public final class ProxyMetrics {
                     nextUpdate.map(Instant::toEpochMilli).orElse(Long.MAX_VALUE));
             crls.computeIfAbsent(bundle + '\u0000' + issuer, k -> {
                 AtomicReference<CrlTimes> holder = new AtomicReference<>(times);
-                Gauge.builder("mtls_proxy.crl.age", holder, h -> h.get().ageSeconds())
+                Gauge age = Gauge.builder("mtls_proxy.crl.age", holder, h -> h.get().ageSeconds())
                         .description("Seconds since the thisUpdate of the CRL deciding freshness for a client CA")
                         .baseUnit("seconds")
                         .tags("listener", listener, "bundle", bundle, "issuer", issuer)
@@ -337,9 +409,15 @@ public final class ProxyMetrics {
                         .baseUnit("seconds")
                         .tags("listener", listener, "bundle", bundle, "issuer", issuer)
                         .register(registry);
-                return holder;
-            }).set(times);
+                return new CrlGauges(holder, age.getId());
+            }).times().set(times);
             staleCounter(bundle);
+        }
+
+        /** Forgets the CRLs and counters whose meters were removed (a refused build had registered them). */
+        void forget(Set<Meter.Id> removed) {
+            crls.values().removeIf(g -> removed.contains(g.ageId()));
+            staleAccepted.values().removeIf(c -> removed.contains(c.getId()));
         }
 
         @Override

@@ -47,16 +47,19 @@ public final class RuntimeSnapshot {
     private final Map<String, TcpRuntime> tcpListeners;
     /** The listeners' session ticket keys, applied to the process's by {@link #activate}. */
     private final List<SessionTicketKeys.Pending> ticketKeys;
+    /** The meters its build registered: taken back when it never goes into force ({@link #discardKeeping}). */
+    private final ProxyMetrics.Staging meters;
 
     private RuntimeSnapshot(ProxyConfig config, Map<String, ListenerRuntime> listeners, Map<String, Backend> backends,
             List<ConfiguredCertificate> certificates, Map<String, TcpRuntime> tcpListeners,
-            List<SessionTicketKeys.Pending> ticketKeys) {
+            List<SessionTicketKeys.Pending> ticketKeys, ProxyMetrics.Staging meters) {
         this.config = config;
         this.listeners = listeners;
         this.backends = backends;
         this.certificates = certificates;
         this.tcpListeners = tcpListeners;
         this.ticketKeys = ticketKeys;
+        this.meters = meters;
     }
 
     /** Every configured certificate and CA, for the expiry metrics of the snapshot in force. */
@@ -95,7 +98,7 @@ public final class RuntimeSnapshot {
      * connection counts per endpoint (same name and endpoints: max-connections-per-endpoint holds across the reload).
      * Reloads are frequent (CRL refreshes, certificate rotation); without this, each one would give every client a
      * full burst and every ejected endpoint a new chance. Nothing of {@code previous} changes; when the build fails,
-     * the backends it had built anew are closed.
+     * the backends it had built anew are closed and the meters it registered removed.
      *
      * @throws TlsMaterialException when a certificate, key, CRL or ticket key file cannot be read or used; the
      *                              message names the file
@@ -112,17 +115,22 @@ public final class RuntimeSnapshot {
      */
     static RuntimeSnapshot build(ProxyConfig config, ProxyMetrics metrics, Transport transport,
             SessionTicketKeys tickets, RuntimeSnapshot previous, List<Backend> builtAnew) throws TlsMaterialException {
+        ProxyMetrics.Staging meters = metrics.stage();
         try {
-            return compile(config, metrics, transport, tickets, previous, builtAnew);
+            return compile(config, metrics, transport, tickets, previous, builtAnew, meters);
         } catch (TlsMaterialException | RuntimeException e) {
             // Nothing else will ever reach them. Those carried over from previous are still serving: left open.
             builtAnew.forEach(Backend::close);
+            meters.discard();
             throw e;
+        } finally {
+            meters.stop();
         }
     }
 
     private static RuntimeSnapshot compile(ProxyConfig config, ProxyMetrics metrics, Transport transport,
-            SessionTicketKeys tickets, RuntimeSnapshot previous, List<Backend> builtAnew) throws TlsMaterialException {
+            SessionTicketKeys tickets, RuntimeSnapshot previous, List<Backend> builtAnew, ProxyMetrics.Staging meters)
+            throws TlsMaterialException {
         requireNonNull(config, "config");
         requireNonNull(tickets, "tickets");
         requireNonNull(metrics, "metrics");
@@ -201,7 +209,7 @@ public final class RuntimeSnapshot {
         ticketKeys.add(tickets.keepOnly(config.listeners().stream().map(ListenerConfig::name)
                 .collect(Collectors.toSet())));
         return new RuntimeSnapshot(config, Map.copyOf(listeners), Map.copyOf(backends), List.copyOf(certificates),
-                Map.copyOf(tcpListeners), List.copyOf(ticketKeys));
+                Map.copyOf(tcpListeners), List.copyOf(ticketKeys), meters);
     }
 
     private static void addBackendCertificates(BackendConfig b, List<ConfiguredCertificate> certificates)
@@ -348,10 +356,12 @@ public final class RuntimeSnapshot {
 
     /**
      * For a snapshot built as a reload of {@code running} that will not go into force (applying it failed): closes
-     * the backends it built anew. Those it carried over from {@code running} are still serving and stay open.
+     * the backends it built anew and removes the meters its build registered. Those it carried over from
+     * {@code running} are still serving and stay open.
      */
     public void discardKeeping(RuntimeSnapshot running) {
         closeBackendsNotIn(running);
+        meters.discard();
     }
 
     private void closeBackendsNotIn(RuntimeSnapshot other) {
