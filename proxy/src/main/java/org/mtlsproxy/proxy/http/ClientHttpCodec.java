@@ -65,7 +65,9 @@ public final class ClientHttpCodec extends CombinedChannelDuplexHandler<HttpRequ
         if (waiting == MAX_PIPELINE_DEPTH) {
             return false;
         }
-        byte flag = HttpMethod.HEAD.equals(method) ? HEAD : HttpMethod.CONNECT.equals(method) ? CONNECT : OTHER;
+        // The decoder hands on HttpMethod.GET itself for a GET (HttpMethod.valueOf): one comparison for most requests.
+        byte flag = method == HttpMethod.GET ? OTHER
+                : HttpMethod.HEAD.equals(method) ? HEAD : HttpMethod.CONNECT.equals(method) ? CONNECT : OTHER;
         if (waiting == methods.length) {
             byte[] grown = new byte[methods.length * 2];
             for (int i = 0; i < waiting; i++) {
