@@ -8,8 +8,9 @@
 #   OUT=/tmp/mtls-bench-<time> (PKI, configs, logs, results.tsv)  PROXY_JAVA_OPTS (extra JVM flags for the proxy)
 #   JIT_WARMUP=8 (s of keep-alive and of handshakes per warm-up cycle, half that of the other kinds; not recorded)
 #   JIT_CYCLES=5 JIT_QUIET_MS=300 (JVM targets repeat the warm-up cycle until their JIT uses under 300 ms in one)
-#   SCENARIOS="idle ka32 ka64 ka64h lat1 hs-ecdsa hs-rsa hs-pq resume download"   (ka64h: requests with 8 more
-#   header fields, Authorization, Cookie, traceparent, ...; the others send Host only)
+#   SCENARIOS="idle ka32 ka64 ka64h h2-64 lat1 hs-ecdsa hs-rsa hs-pq resume download"   (ka64h: requests with 8
+#   more header fields, Authorization, Cookie, traceparent, ...; the others send Host only; h2-64: the same GETs
+#   over HTTP/2, 4 connections x 16 concurrent streams, the backend leg HTTP/1.1 for every target)
 #   TARGETS="direct proxy proxy-log nginx haproxy"
 #
 # CPU layout (2 cores): the proxy JVM (or nginx's master and single worker, or HAProxy with one thread) on CPU 0
@@ -42,7 +43,7 @@ DURATION=${DURATION:-10}
 WARMUP=${WARMUP:-2}
 IDLE_CONNS=${IDLE_CONNS:-2000}
 OUT=${OUT:-/tmp/mtls-bench-$(date +%Y%m%d-%H%M%S)}
-SCENARIOS=${SCENARIOS:-"idle ka32 ka64 ka64h lat1 hs-ecdsa hs-rsa hs-pq resume download"}
+SCENARIOS=${SCENARIOS:-"idle ka32 ka64 ka64h h2-64 lat1 hs-ecdsa hs-rsa hs-pq resume download"}
 TARGETS=${TARGETS:-"direct proxy proxy-log nginx haproxy"}
 # proxy-log (access log on) only where its cost shows; other scenarios compare proxy (WARN) with nginx
 LOG_SCENARIOS=${LOG_SCENARIOS:-"ka32 lat1 hs-ecdsa"}
@@ -177,7 +178,7 @@ http {
   ssl_session_timeout 300s;
   ssl_session_tickets on;
   server {
-    listen 127.0.0.1:$N_EC ssl;
+    listen 127.0.0.1:$N_EC ssl http2;
     ssl_certificate $OUT/pki/server.pem;
     ssl_certificate_key $OUT/pki/server.key;
     include $OUT/pki/nginx-location.conf;
@@ -230,7 +231,7 @@ defaults
   timeout http-keep-alive 120s
   http-reuse always
 frontend ecdsa
-  bind 127.0.0.1:$H_EC ssl crt $OUT/pki/server-with-key.pem ca-file $OUT/pki/clients-ca.pem verify required
+  bind 127.0.0.1:$H_EC ssl crt $OUT/pki/server-with-key.pem ca-file $OUT/pki/clients-ca.pem verify required alpn h2,http/1.1
   default_backend bench
 frontend rsa
   bind 127.0.0.1:$H_RSA ssl crt $OUT/pki/rsa-server-with-key.pem ca-file $OUT/pki/clients-ca.pem verify required
@@ -339,6 +340,8 @@ scenario() { # round target scenario
     hs-rsa) line=$(gen "$t" rsa --mode handshake --conns 16 "${common[@]}"); record "$r" "$t" "full handshake + GET, RSA-2048" "$line" cps p99_ms cpu_us_per_op ;;
     hs-pq) line=$(gen "$t" ec --mode handshake --conns 16 --groups X25519MLKEM768,X25519,P-256 "${common[@]}"); record "$r" "$t" "full handshake + GET, ECDSA, client offers X25519MLKEM768" "$line" cps cpu_us_per_op ;;
     resume) line=$(gen "$t" ec --mode resume --conns 16 "${common[@]}"); record "$r" "$t" "resumed handshake + GET" "$line" cps resumed_pct cpu_us_per_op ;;
+    h2-64) [[ $t == direct ]] && return 0 # the bench backend speaks HTTP/1.1 only
+      line=$(gen "$t" ec --mode h2 --conns 4 --streams 16 "${common[@]}"); record "$r" "$t" "keep-alive 1 KiB over HTTP/2, 4 conns x 16 streams" "$line" rps p50_ms p99_ms cpu_us_per_op cpu_pct load_cpu_pct ;;
     download) line=$(gen "$t" ec --mode download --path /large "${common[@]}"); record "$r" "$t" "100 MB download" "$line" mbps ;;
     idle) line=$(gen "$t" ec --mode idle --conns "$IDLE_CONNS" --pids "$(pids_of "$t")" --duration 60); record "$r" "$t" "idle mTLS connections" "$line" kib_per_conn rss_kib_per_conn heap_live_kib_per_conn ;;
   esac
@@ -377,6 +380,7 @@ warm_cycle() { # target
   gen "$t" ec --mode resume --conns 16 --duration $((d / 2)) --warmup 0 > /dev/null
   gen "$t" ec --mode download --path /large --duration $((d / 2)) --warmup 0 > /dev/null
   gen "$t" ec --mode keepalive --conns 1 --duration 2 --warmup 0 > /dev/null
+  [[ $t == direct ]] || gen "$t" ec --mode h2 --conns 4 --streams 16 --duration $((d / 2)) --warmup 0 > /dev/null
 }
 for t in $TARGETS; do
   pid=$(jvm_pid "$t")

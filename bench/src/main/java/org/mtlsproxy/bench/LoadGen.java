@@ -26,9 +26,21 @@ import io.netty.handler.codec.http.HttpObject;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.handler.codec.http2.DefaultHttp2Headers;
+import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
+import io.netty.handler.codec.http2.DefaultHttp2WindowUpdateFrame;
+import io.netty.handler.codec.http2.Http2DataFrame;
+import io.netty.handler.codec.http2.Http2ChannelDuplexHandler;
+import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
+import io.netty.handler.codec.http2.Http2FrameStream;
+import io.netty.handler.codec.http2.Http2GoAwayFrame;
+import io.netty.handler.codec.http2.Http2Headers;
+import io.netty.handler.codec.http2.Http2HeadersFrame;
+import io.netty.handler.codec.http2.Http2ResetFrame;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.ssl.SslHandshakeCompletionEvent;
+import io.netty.util.ReferenceCountUtil;
 import java.io.File;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -52,6 +64,8 @@ import org.HdrHistogram.Histogram;
  * --mode keepalive  --conns N --duration S    requests/s, p50/p99 latency (conns 1 = single-connection latency)
  * --mode handshake  --conns N --duration S    new connection per request, no resumption: connections/s
  * --mode resume     --conns N --duration S    same, offering the previous session (TLS 1.3 ticket / session id)
+ * --mode h2        --conns N --streams S --duration S   keep-alive over HTTP/2: S concurrent streams (GETs)
+ *                   on each of N connections: requests/s, p50/p99 latency
  * --mode download   --path /large --duration S one connection, repeated large GETs: MB/s
  * --mode idle       --conns N --pids P[,P]    open N mTLS connections (one request each), memory of P per connection
  *                   (resident set; for a JVM resident outside the heap + live heap: see {@link ProcessMemory})
@@ -147,6 +161,8 @@ public final class LoadGen {
                 return download(Tls.client(cert, key, ca, false, groups));
             case "idle":
                 return idle(Tls.client(cert, key, ca, false, groups));
+            case "h2":
+                return h2(Tls.clientH2(cert, key, ca, groups));
             default:
                 throw new IllegalArgumentException("unknown --mode " + mode);
         }
@@ -173,6 +189,162 @@ public final class LoadGen {
         double secs = durationNanos / 1e9;
         return "mode=keepalive conns=" + conns + " requests=" + completed.get()
                 + " rps=" + fmt(completed.get() / secs) + latencies() + cpu(completed.get()) + " errors=" + errors.get() + firstErrorKv();
+    }
+
+    // ---------------------------------------------------------------- keep-alive over HTTP/2
+
+    private String h2(SslContext ssl) throws Exception {
+        int streams = Integer.parseInt(opts.getOrDefault("streams", "16"));
+        startClock();
+        CountDownLatch done = new CountDownLatch(conns);
+        Http2Headers headers = new DefaultHttp2Headers()
+                .method("GET").scheme("https").authority("localhost").path(path);
+        Bootstrap b = new Bootstrap()
+                .group(group)
+                .channel(EpollSocketChannel.class)
+                .option(ChannelOption.TCP_NODELAY, true)
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 10_000)
+                .handler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel ch) {
+                        SslHandler tls = ssl.newHandler(ch.alloc());
+                        tls.setHandshakeTimeoutMillis(10_000);
+                        ch.pipeline().addLast(tls, Http2FrameCodecBuilder.forClient().build(),
+                                new H2Exchange(headers, streams, done));
+                    }
+                });
+        for (int i = 0; i < conns; i++) {
+            b.connect(host, port).addListener(f -> {
+                if (!f.isSuccess()) {
+                    error(f.cause());
+                    done.countDown();
+                }
+            });
+        }
+        awaitEnd(done);
+        double secs = durationNanos / 1e9;
+        return "mode=h2 conns=" + conns + " streams=" + streams + " requests=" + completed.get()
+                + " rps=" + fmt(completed.get() / secs) + latencies() + cpu(completed.get()) + " errors=" + errors.get()
+                + firstErrorKv();
+    }
+
+    /**
+     * Keeps {@code streams} GETs in flight on one HTTP/2 connection: each stream that ends starts the next. Response
+     * bytes are acknowledged (WINDOW_UPDATE) as they arrive, as a client's stream channels do.
+     */
+    private final class H2Exchange extends Http2ChannelDuplexHandler {
+        private final Http2Headers headers;
+        private final int streams;
+        private final CountDownLatch done;
+        private final Map<Http2FrameStream, Long> sentAt = new HashMap<>();
+        private boolean stopping;
+
+        H2Exchange(Http2Headers headers, int streams, CountDownLatch done) {
+            this.headers = headers;
+            this.streams = streams;
+            this.done = done;
+        }
+
+        @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+            if (evt instanceof SslHandshakeCompletionEvent e) {
+                if (!e.isSuccess()) {
+                    error(e.cause());
+                    ctx.close();
+                    return;
+                }
+                String alpn = ctx.pipeline().get(SslHandler.class).applicationProtocol();
+                if (!"h2".equals(alpn)) {
+                    fail(ctx, "the server did not select h2 in ALPN (selected: " + alpn + ")");
+                    return;
+                }
+                for (int i = 0; i < streams; i++) {
+                    send(ctx);
+                }
+                ctx.flush();
+            }
+            ctx.fireUserEventTriggered(evt);
+        }
+
+        private void send(ChannelHandlerContext ctx) {
+            Http2FrameStream stream = newStream();
+            sentAt.put(stream, System.nanoTime());
+            ctx.write(new DefaultHttp2HeadersFrame(headers, true).stream(stream));
+        }
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            if (msg instanceof Http2HeadersFrame h) {
+                if (!h.headers().contains(":status") || !"200".contentEquals(h.headers().status())) {
+                    fail(ctx, "HTTP " + h.headers().status());
+                } else if (h.isEndStream()) {
+                    ended(ctx, h.stream());
+                }
+            } else if (msg instanceof Http2DataFrame d) {
+                int n = d.initialFlowControlledBytes();
+                boolean end = d.isEndStream();
+                Http2FrameStream stream = d.stream();
+                d.release();
+                if (n > 0) {
+                    ctx.write(new DefaultHttp2WindowUpdateFrame(n).stream(stream));
+                }
+                if (end) {
+                    ended(ctx, stream);
+                }
+            } else if (msg instanceof Http2ResetFrame r) {
+                fail(ctx, "stream reset, error code " + r.errorCode());
+            } else if (msg instanceof Http2GoAwayFrame g) {
+                g.release();
+                fail(ctx, "GOAWAY, error code " + g.errorCode());
+            } else {
+                ReferenceCountUtil.release(msg);
+            }
+        }
+
+        private void ended(ChannelHandlerContext ctx, Http2FrameStream stream) {
+            long now = System.nanoTime();
+            Long sent = sentAt.remove(stream);
+            if (sent == null) {
+                return;
+            }
+            if (now >= measureStart && now < deadline && sent >= measureStart) {
+                completed.incrementAndGet();
+                synchronized (histogram) {
+                    histogram.recordValue(Math.min(now - sent, histogram.getHighestTrackableValue()));
+                }
+            }
+            if (!stopping && now < deadline && started.incrementAndGet() <= maxRequests) {
+                send(ctx);
+            } else {
+                stopping = true;
+                if (sentAt.isEmpty()) {
+                    ctx.close();
+                }
+            }
+        }
+
+        private void fail(ChannelHandlerContext ctx, String why) {
+            error(new IllegalStateException(why));
+            stopping = true;
+            ctx.close();
+        }
+
+        @Override
+        public void channelReadComplete(ChannelHandlerContext ctx) {
+            ctx.flush();
+            ctx.fireChannelReadComplete();
+        }
+
+        @Override
+        public void channelInactive(ChannelHandlerContext ctx) {
+            done.countDown();
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            error(cause);
+            ctx.close();
+        }
     }
 
     private String extraHeaders() {

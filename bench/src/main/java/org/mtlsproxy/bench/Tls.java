@@ -1,5 +1,7 @@
 package org.mtlsproxy.bench;
 
+import io.netty.handler.ssl.ApplicationProtocolConfig;
+import io.netty.handler.ssl.ApplicationProtocolNames;
 import io.netty.handler.ssl.ClientAuth;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
@@ -42,6 +44,21 @@ final class Tls {
      */
     static SslContext client(File cert, File key, File ca, boolean sessionCache, String[] groups)
             throws Exception {
+        return clientBuilder(cert, key, ca, sessionCache, groups).build();
+    }
+
+    /** {@link #client} offering only {@code h2} in ALPN (the caller checks that the server selected it). */
+    static SslContext clientH2(File cert, File key, File ca, String[] groups) throws Exception {
+        return clientBuilder(cert, key, ca, false, groups)
+                .applicationProtocolConfig(new ApplicationProtocolConfig(ApplicationProtocolConfig.Protocol.ALPN,
+                        ApplicationProtocolConfig.SelectorFailureBehavior.NO_ADVERTISE,
+                        ApplicationProtocolConfig.SelectedListenerFailureBehavior.ACCEPT,
+                        ApplicationProtocolNames.HTTP_2))
+                .build();
+    }
+
+    private static SslContextBuilder clientBuilder(File cert, File key, File ca, boolean sessionCache,
+            String[] groups) throws Exception {
         return SslContextBuilder.forClient()
                 .sslProvider(SslProvider.OPENSSL)
                 .option(OpenSslContextOption.GROUPS, groups)
@@ -50,8 +67,7 @@ final class Tls {
                 .endpointIdentificationAlgorithm(null)
                 .protocols(PROTOCOLS)
                 .sessionCacheSize(sessionCache ? 1024 : 1)
-                .sessionTimeout(sessionCache ? 300 : 1)
-                .build();
+                .sessionTimeout(sessionCache ? 300 : 1);
     }
 
     /** The backend's context: client certificate required, chained to {@code clientCa}. */
