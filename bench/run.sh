@@ -353,8 +353,8 @@ echo "results in $OUT (backend $BACKEND_PID, proxy $PROXY_PID, proxy-log $PROXY_
 # Idle memory first, once per target, while the processes are fresh. kib_per_conn is the resident-set growth for
 # nginx and HAProxy; for a JVM it is the growth outside the Java heap plus the heap's live bytes after a full
 # collection (LoadGen runs jcmd GC.run before each reading): the resident heap grows with whatever garbage first
-# touched a page, ~4 to ~22 KiB per connection in consecutive runs of the same build. rss_kib_per_conn is the raw
-# resident-set growth of every target.
+# touched a page. rss_kib_per_conn is the raw resident-set growth of every target. (Before the handshake warm-up
+# below and this accounting, the raw figure swung from ~4 to ~22 KiB per connection between runs of one build.)
 if [[ " $SCENARIOS " == *" idle "* ]]; then
   for t in $TARGETS; do
     [[ $t == direct ]] && continue

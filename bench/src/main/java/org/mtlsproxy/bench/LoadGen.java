@@ -176,15 +176,7 @@ public final class LoadGen {
         ByteBuf request = Unpooled.unreleasableBuffer(Unpooled.directBuffer().writeBytes(
                 ("GET " + path + " HTTP/1.1\r\nHost: localhost\r\n" + extraHeaders() + "\r\n")
                         .getBytes(StandardCharsets.US_ASCII)));
-        Bootstrap b = bootstrap(ssl, false, false, () -> new LeanExchange(request, done));
-        for (int i = 0; i < conns; i++) {
-            b.connect(host, port).addListener(f -> {
-                if (!f.isSuccess()) {
-                    error(f.cause());
-                    done.countDown();
-                }
-            });
-        }
+        connectAll(bootstrap(ssl, false, false, () -> new LeanExchange(request, done)), done);
         awaitEnd(done);
         double secs = durationNanos / 1e9;
         return "mode=keepalive conns=" + conns + " requests=" + completed.get()
@@ -199,28 +191,14 @@ public final class LoadGen {
         CountDownLatch done = new CountDownLatch(conns);
         Http2Headers headers = new DefaultHttp2Headers()
                 .method("GET").scheme("https").authority("localhost").path(path);
-        Bootstrap b = new Bootstrap()
-                .group(group)
-                .channel(EpollSocketChannel.class)
-                .option(ChannelOption.TCP_NODELAY, true)
-                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 10_000)
-                .handler(new ChannelInitializer<SocketChannel>() {
-                    @Override
-                    protected void initChannel(SocketChannel ch) {
-                        SslHandler tls = ssl.newHandler(ch.alloc());
-                        tls.setHandshakeTimeoutMillis(10_000);
-                        ch.pipeline().addLast(tls, Http2FrameCodecBuilder.forClient().build(),
-                                new H2Exchange(headers, streams, done));
-                    }
-                });
-        for (int i = 0; i < conns; i++) {
-            b.connect(host, port).addListener(f -> {
-                if (!f.isSuccess()) {
-                    error(f.cause());
-                    done.countDown();
-                }
-            });
-        }
+        // After the TLS handler: the HTTP/2 frame codec, then the exchange.
+        connectAll(bootstrap(ssl, false, false, () -> new ChannelInitializer<Channel>() {
+            @Override
+            protected void initChannel(Channel ch) {
+                ch.pipeline().addLast(Http2FrameCodecBuilder.forClient().build(),
+                        new H2Exchange(headers, streams, done));
+            }
+        }), done);
         awaitEnd(done);
         double secs = durationNanos / 1e9;
         return "mode=h2 conns=" + conns + " streams=" + streams + " requests=" + completed.get()
@@ -344,6 +322,18 @@ public final class LoadGen {
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
             error(cause);
             ctx.close();
+        }
+    }
+
+    /** Opens {@code conns} connections; one that fails to connect counts as done. */
+    private void connectAll(Bootstrap b, CountDownLatch done) {
+        for (int i = 0; i < conns; i++) {
+            b.connect(host, port).addListener(f -> {
+                if (!f.isSuccess()) {
+                    error(f.cause());
+                    done.countDown();
+                }
+            });
         }
     }
 

@@ -15,11 +15,11 @@ import java.util.regex.Pattern;
  *
  * <p>A JVM's resident set says little about the memory a connection keeps: a heap page, once touched, stays
  * resident whether it holds live objects or garbage, so the resident-set growth over N connections depends on how
- * much of the heap the garbage of their handshakes touched for the first time (from ~4 to ~22 KiB per connection
- * in consecutive runs of the same build). For a JVM the accounted figure is therefore the resident set outside the
- * heap (BoringSSL's memory, Netty's direct buffers, metaspace, code, stacks) plus the heap's live bytes after a full
- * collection ({@code jcmd PID GC.run}): the memory the connections keep, garbage excluded. For any other process it
- * is the resident set.
+ * much of the heap their handshakes' garbage touched for the first time (and on the JIT compiler's own memory,
+ * which {@code run.sh} keeps out of the window with a warm-up). For a JVM the accounted figure is therefore the
+ * resident set outside the heap (BoringSSL's memory, Netty's direct buffers, metaspace, code, stacks) plus the
+ * heap's live bytes after a full collection ({@code jcmd PID GC.run}): the memory the connections keep, garbage
+ * excluded. For any other process it is the resident set.
  */
 record ProcessMemory(long rssKib, long heapRssKib, long heapLiveKib) {
 

@@ -204,13 +204,18 @@ public final class ProxyMetrics {
         return s;
     }
 
+    /** The holder maps a configuration build fills, by name. */
+    private List<Map<String, ?>> holderMaps() {
+        return List.of(listeners, routes, backends, tcp, shadow, clientTrust);
+    }
+
     /** What one configuration build registered; see {@link #stage()}. */
     public final class Staging {
         private final Thread thread = Thread.currentThread();
         private final List<Meter> added = Collections.synchronizedList(new ArrayList<>());
-        private final List<Set<String>> namesBefore = List.of(Set.copyOf(listeners.keySet()),
-                Set.copyOf(routes.keySet()), Set.copyOf(backends.keySet()), Set.copyOf(tcp.keySet()),
-                Set.copyOf(shadow.keySet()), Set.copyOf(clientTrust.keySet()));
+        /** The names in each of {@link #holderMaps()} when the build began, in that order. */
+        private final List<Set<String>> namesBefore =
+                holderMaps().stream().map(m -> Set.copyOf(m.keySet())).toList();
 
         private Staging() {
         }
@@ -225,7 +230,7 @@ public final class ProxyMetrics {
         /** Removes the meters and the holders of new names this build registered: it will never be in force. */
         public void discard() {
             stop();
-            List<Map<String, ?>> holders = List.of(listeners, routes, backends, tcp, shadow, clientTrust);
+            List<Map<String, ?>> holders = holderMaps();
             for (int i = 0; i < holders.size(); i++) {
                 Set<String> before = namesBefore.get(i);
                 holders.get(i).keySet().removeIf(name -> !before.contains(name));
